@@ -1,0 +1,49 @@
+"""Run profiles and seeding."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vae_course import profiles
+
+
+def test_default_is_standard(monkeypatch):
+    monkeypatch.delenv("VAE_COURSE_PROFILE", raising=False)
+    assert profiles.get_profile().name == "standard"
+
+
+@pytest.mark.parametrize("name", ["ci", "standard", "full"])
+def test_profiles_by_env(monkeypatch, name):
+    monkeypatch.setenv("VAE_COURSE_PROFILE", name)
+    assert profiles.get_profile().name == name
+
+
+def test_unknown_profile_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("VAE_COURSE_PROFILE", "fast")
+    with pytest.raises(ValueError, match="Unknown run profile 'fast'.*ci, standard, full"):
+        profiles.get_profile()
+
+
+def test_profiles_grow():
+    ci, standard, full = (profiles.PROFILES[n] for n in ("ci", "standard", "full"))
+    assert ci.train_size < standard.train_size <= full.train_size
+    assert ci.epochs.keys() == standard.epochs.keys() == full.epochs.keys()
+    for family in ci.epochs:
+        assert ci.epochs[family] <= standard.epochs[family] <= full.epochs[family]
+    with pytest.raises(TypeError):
+        ci.epochs["conv_ae"] = 100  # one place decides: profiles are read-only
+
+
+def test_set_seed_repeats_numpy():
+    profiles.set_seed(3)
+    a = np.random.rand(3)
+    profiles.set_seed(3)
+    assert np.array_equal(a, np.random.rand(3))
+
+
+def test_set_seed_imports_no_framework():
+    code = "import sys, vae_course.profiles as p; p.set_seed(1); print('torch' in sys.modules, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]

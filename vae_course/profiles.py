@@ -1,0 +1,101 @@
+"""Run profiles: the one place that decides data sizes and epochs.
+
+Choose a profile with the environment variable ``VAE_COURSE_PROFILE``:
+
+``ci``
+    seconds per chapter; used by the test suite and for autograding.
+``standard`` (default)
+    minutes per chapter on a laptop CPU, with figures worth looking at.
+``full``
+    best quality; uses a GPU when one is present.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+ENV_VAR = "VAE_COURSE_PROFILE"
+DEFAULT = "standard"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much work a notebook does: data sizes, epochs and batch size."""
+
+    name: str
+    description: str
+    train_size: int
+    """Number of training images used (the full training sets have 60,000)."""
+    test_size: int
+    """Number of test images used (the full test sets have 10,000)."""
+    epochs: Mapping[str, int]
+    """Epochs per model family, e.g. ``profile.epochs["conv_ae"]``."""
+    batch_size: int = 128
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "epochs", MappingProxyType(dict(self.epochs)))
+
+
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {
+        "ci": Profile(
+            name="ci",
+            description="smoke test: tiny data, one or two epochs",
+            train_size=2_048,
+            test_size=512,
+            epochs={"dense_ae": 2, "conv_ae": 1, "vae": 1, "conv_vae": 1, "cvae": 1, "gan": 1, "classifier": 1},
+        ),
+        "standard": Profile(
+            name="standard",
+            description="minutes on a laptop CPU, good figures",
+            train_size=60_000,
+            test_size=10_000,
+            epochs={"dense_ae": 10, "conv_ae": 5, "vae": 10, "conv_vae": 10, "cvae": 10, "gan": 10, "classifier": 2},
+        ),
+        "full": Profile(
+            name="full",
+            description="best quality, all data, many epochs (use a GPU if you have one)",
+            train_size=60_000,
+            test_size=10_000,
+            epochs={"dense_ae": 50, "conv_ae": 30, "vae": 50, "conv_vae": 50, "cvae": 50, "gan": 50, "classifier": 5},
+        ),
+    }
+)
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the profile called ``name``, or the one chosen by ``VAE_COURSE_PROFILE``.
+
+    Raises:
+        ValueError: for a name that is not a profile.
+    """
+    if name is None:
+        name = os.environ.get(ENV_VAR, "").strip() or DEFAULT
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown run profile {name!r} (from {ENV_VAR}). "
+            f"Choose one of: {', '.join(PROFILES)}."
+        ) from None
+
+
+def set_seed(seed: int = 0) -> None:
+    """Seed Python, NumPy and every deep learning framework already imported.
+
+    Frameworks that are not imported yet are left alone, so calling this never
+    imports TensorFlow or PyTorch as a side effect.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(seed)
