@@ -5,6 +5,7 @@ nbval's kernels inherit them too.
 """
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -15,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("VAE_COURSE_PROFILE", "ci")
 os.environ["MPLBACKEND"] = "Agg"
+# nbgrader runs `alembic` and `jupyter-book` is a script: find this environment's first.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 # Tests must exercise training, not a model some earlier run left in the
 # user's cache, so trained models go to a fresh folder for each test session.
 # Datasets are still read from the user's cache when VAE_COURSE_DATA is unset.

@@ -9,6 +9,7 @@ gradebook so the repository stays clean.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,13 @@ def assignments(root: Path | None = None) -> list[str]:
     return sorted(p.name for p in (root / "solutions").iterdir() if p.is_dir() and p.name[:2].isdigit())
 
 
+def tool_env() -> dict[str, str]:
+    """The environment for nbgrader subprocesses: this interpreter's scripts first on PATH
+    (nbgrader runs ``alembic`` from PATH when it opens a gradebook)."""
+    scripts = str(Path(sys.executable).parent)
+    return dict(os.environ, PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
+
+
 def release(names: list[str] | None = None, release_dir: Path | None = None, root: Path | None = None) -> Path:
     """Generate the student version of each assignment into ``release_dir`` (default ``chapters/``)."""
     root = root or course_root()
@@ -43,6 +51,7 @@ def release(names: list[str] | None = None, release_dir: Path | None = None, roo
                     f"--CourseDirectory.db_url=sqlite:///{Path(tmp) / 'gradebook.db'}",
                 ],
                 cwd=root,
+                env=tool_env(),
                 check=True,
             )
     return release_dir
