@@ -248,6 +248,18 @@ def binarize(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (rng.random(x.shape) < x).astype(np.float32)
 
 
+def add_gaussian_noise(x: np.ndarray, noise_std: float, rng: np.random.Generator) -> np.ndarray:
+    """A noisy float32 copy of images in [0, 1] for a denoising autoencoder.
+
+    Adds independent Gaussian noise of standard deviation ``noise_std`` to every
+    pixel, drawn from ``rng`` (so the same seed gives the same noise), and clips
+    the result back to [0, 1]. ``x`` itself is left untouched.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    noise = noise_std * rng.standard_normal(x.shape)
+    return np.clip(x + noise, 0.0, 1.0).astype(np.float32)
+
+
 def subset(x: np.ndarray, y: np.ndarray, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A random subset of ``size`` examples (all of them when ``size >= len(x)``)."""
     if size >= len(x):
