@@ -1,0 +1,116 @@
+"""Training, inference and the model cache for Keras models."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable, Mapping
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from vae_course import cache  # noqa: E402
+from vae_course.profiles import get_profile  # noqa: E402
+
+History = dict[str, list[float]]
+
+
+def fit(
+    model: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    *,
+    epochs: int,
+    batch_size: int = 128,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    verbose: int = 2,
+    **kwargs: Any,
+) -> History:
+    """``model.fit(x, y)`` (``y = x`` when None) and its history as a plain dict of lists of floats.
+
+    ``verbose=2`` prints one line per epoch with the losses, which reads well
+    in a notebook and in the book; ``verbose=1`` shows Keras's live progress bar.
+    The model must be compiled.
+    """
+    result = model.fit(
+        x, x if y is None else y,
+        epochs=epochs, batch_size=batch_size, validation_data=validation_data, shuffle=True, verbose=verbose, **kwargs,
+    )
+    return {key: [float(v) for v in values] for key, values in result.history.items()}
+
+
+def predict(model: keras.Model, x: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
+    """``model(x)`` in inference mode, in batches, as one NumPy array.
+
+    Unlike ``model.predict`` it shows no progress bar and compiles no graph, so
+    calling it on many models (or submodels) does not trigger TensorFlow's
+    retracing warnings.
+    """
+    x = np.asarray(x)
+    if len(x) == 0:
+        raise ValueError("predict() got no inputs.")
+    outputs = [keras.ops.convert_to_numpy(model(x[i: i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+    return np.concatenate(outputs)
+
+
+def _strip_names(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_names(v) for k, v in value.items() if k != "name"}
+    if isinstance(value, (list, tuple)):
+        return [_strip_names(v) for v in value]
+    return value
+
+
+def _leaf_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    children = getattr(layer, "layers", None)
+    if not children:
+        return [layer]
+    return [leaf for child in children for leaf in _leaf_layers(child)]
+
+
+def architecture(model: keras.Model) -> str:
+    """A description of a model that changes with its layers and sizes but not with Keras's automatic layer names.
+
+    For every layer: its class and its config without names; then the shape of every weight.
+    """
+    described = []
+    for layer in _leaf_layers(model):
+        try:
+            config = _strip_names(layer.get_config())
+        except (NotImplementedError, TypeError):
+            config = None
+        described.append([type(layer).__name__, config])
+    shapes = [list(w.shape) for w in model.weights]
+    return json.dumps({"model": type(model).__name__, "layers": described, "weights": shapes}, sort_keys=True, default=str)
+
+
+def _save(model: keras.Model, path: Any) -> None:
+    model.save_weights(path)
+
+
+def _load(model: keras.Model, path: Any) -> None:
+    model.load_weights(path)
+
+
+def train_or_load(
+    model: keras.Model,
+    train_fn: Callable[[keras.Model], History],
+    *,
+    name: str,
+    config: Mapping[str, Any],
+    force: bool = False,
+) -> History:
+    """Train ``model`` with ``train_fn(model)``, or load its weights if this exact model was trained before.
+
+    The cache key is ``name``, ``config`` (put in it everything else that
+    changes the weights: dataset, epochs, seed, ...), the run profile and the
+    architecture (:func:`architecture`). Weights are saved as ``.weights.h5``.
+    The model must be built (it is, for the models of this package).
+    Returns the training history.
+    """
+    full_config = {"profile": get_profile().name, **config, "framework": "keras", "architecture": architecture(model)}
+    return cache.train_or_load(
+        model, train_fn, name=name, config=full_config, save=_save, load=_load, suffix=".weights.h5", force=force
+    )

@@ -1,0 +1,39 @@
+"""PyTorch reference code of the course: autoencoders, a generic training loop, the model cache.
+
+Importing this package imports PyTorch but never TensorFlow or Keras.
+Images are channels-first: (N, 1, 28, 28) float32 in [0, 1].
+"""
+
+from vae_course.torch.autoencoders import (
+    CONV_SHAPE,
+    IMAGE_SHAPE,
+    Autoencoder,
+    ConvAE,
+    ConvDecoder,
+    ConvEncoder,
+    DenseAE,
+    ae_loss,
+    bce_with_logits,
+    check_channels_first,
+    count_parameters,
+)
+from vae_course.torch.training import (
+    History,
+    as_tensor,
+    check_images,
+    decode,
+    device,
+    encode,
+    evaluate,
+    predict,
+    reconstruct,
+    train,
+    train_or_load,
+)
+
+__all__ = [
+    "CONV_SHAPE", "IMAGE_SHAPE", "Autoencoder", "ConvAE", "ConvDecoder", "ConvEncoder", "DenseAE",
+    "ae_loss", "bce_with_logits", "check_channels_first", "count_parameters",
+    "History", "as_tensor", "check_images", "decode", "device", "encode", "evaluate", "predict",
+    "reconstruct", "train", "train_or_load",
+]
