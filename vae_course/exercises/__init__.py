@@ -1,0 +1,1 @@
+"""Checks of the auto-graded exercises, one module per chapter (``ch01``, ...)."""
