@@ -15,7 +15,25 @@ from grading import Course, answered, solution_answers
 from vae_course.release import assignments
 
 # A plausible wrong answer per chapter: grade id -> (cell source, what the feedback must say).
-WRONG_ANSWERS: dict[str, dict[str, tuple[str, str]]] = {}
+WRONG_ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
+    "01_autoencoders": {
+        # Keras's 'binary_crossentropy' habit: a per-pixel mean instead of a sum per image
+        "ex1_bce_loss": (
+            "def bce_loss(x, x_hat, eps=1e-7):\n"
+            "    x_hat = np.clip(x_hat, eps, 1 - eps)\n"
+            "    return float(np.mean(-(x * np.log(x_hat) + (1 - x) * np.log(1 - x_hat))))\n",
+            "you averaged over the pixels",
+        ),
+    },
+    "03_vae_theory": {
+        # seed 002's bug: the log-variance used as if it were the log of the standard deviation
+        "ex2_reparameterize": (
+            "def reparameterize(z_mean, z_log_var, rng):\n"
+            "    return z_mean + np.exp(z_log_var) * rng.standard_normal(np.shape(z_mean))\n",
+            "exp(log_var) as the standard deviation",
+        ),
+    },
+}
 
 
 @pytest.mark.slow

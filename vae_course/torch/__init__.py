@@ -1,4 +1,4 @@
-"""PyTorch reference code of the course: autoencoders, a generic training loop, the model cache.
+"""PyTorch reference code of the course: autoencoders, VAEs, a generic training loop, the model cache.
 
 Importing this package imports PyTorch but never TensorFlow or Keras.
 Images are channels-first: (N, 1, 28, 28) float32 in [0, 1].
@@ -30,10 +30,12 @@ from vae_course.torch.training import (
     train,
     train_or_load,
 )
+from vae_course.torch.vae import ConvVAE, MLPVAE, iwae_bound, vae_evaluate, vae_loss_fn, vae_train
 
 __all__ = [
     "CONV_SHAPE", "IMAGE_SHAPE", "Autoencoder", "ConvAE", "ConvDecoder", "ConvEncoder", "DenseAE",
     "ae_loss", "bce_with_logits", "check_channels_first", "count_parameters",
     "History", "as_tensor", "check_images", "decode", "device", "encode", "evaluate", "predict",
     "reconstruct", "train", "train_or_load",
+    "ConvVAE", "MLPVAE", "iwae_bound", "vae_evaluate", "vae_loss_fn", "vae_train",
 ]
