@@ -10,6 +10,7 @@ try first; the nbgrader markers and hidden tests are removed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -59,7 +60,9 @@ def build(root: Path | None = None, strict: bool = False) -> Path:
     command = [jupyter_book, "build", str(root / "book"), "--all"]
     if strict:
         command += ["-W", "-n", "--keep-going"]
-    subprocess.run(command, cwd=root, check=True)
+    # Figures must reach the page: force the inline backend even when MPLBACKEND says otherwise.
+    env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline")
+    subprocess.run(command, cwd=root, env=env, check=True)
     return root / "book" / "_build" / "html"
 
 
