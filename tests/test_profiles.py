@@ -47,3 +47,8 @@ def test_set_seed_imports_no_framework():
     code = "import sys, vae_course.profiles as p; p.set_seed(1); print('torch' in sys.modules, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_str_says_what_the_profile_does():
+    text = str(profiles.PROFILES["ci"])
+    assert text.startswith("Run profile 'ci'") and "2,048 training" in text and "conv_ae 1" in text

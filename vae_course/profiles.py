@@ -42,6 +42,13 @@ class Profile:
     def __post_init__(self) -> None:
         object.__setattr__(self, "epochs", MappingProxyType(dict(self.epochs)))
 
+    def __str__(self) -> str:
+        epochs = ", ".join(f"{family} {n}" for family, n in self.epochs.items())
+        return (
+            f"Run profile '{self.name}' ({self.description}): {self.train_size:,} training and "
+            f"{self.test_size:,} test images, batch size {self.batch_size}; epochs: {epochs}."
+        )
+
 
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
