@@ -44,6 +44,7 @@ import tensorflow as tf  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from vae_course.convert import Port  # noqa: E402
+from vae_course.inputs import check_shape, check_values  # noqa: E402
 
 __all__ = [
     "CONV_FEATURE_SHAPE",
@@ -137,35 +138,17 @@ def check_inputs(
             f"{name} has dtype {dtype}; {model_name} expects float32 pixels in [0, 1]. "
             "Scale uint8 images with vae_course.data.scale(x) first."
         )
-    shape = tuple(x.shape)
-    expected = tuple(data_shape)
-    if tuple(shape[1:]) != expected:
-        hint = ""
-        if len(expected) == 3 and shape[1:] == expected[2:] + expected[:2]:
-            hint = (
-                " It looks channels-first (NCHW, the PyTorch layout), but Keras models are channels-last (NHWC): "
-                "use x.transpose(0, 2, 3, 1), or vae_course.data.add_channel(x, 'nhwc') on (N, 28, 28) images."
-            )
-        elif len(expected) == 3 and shape[1:] == expected[:2]:
-            hint = " It has no channel axis: use vae_course.data.add_channel(x, 'nhwc')."
-        elif len(expected) == 1 and None not in shape[1:] and math.prod(shape[1:]) == expected[0]:
-            hint = f" Flatten the images first: x.reshape(len(x), {expected[0]})."
-        raise ValueError(f"{name} has shape {shape}, but {model_name} expects (N, {', '.join(map(str, expected))}).{hint}")
+    check_shape(name, tuple(x.shape), data_shape, model_name=model_name, layout="nhwc")
     if not _is_concrete(x):
         return
     values = np.asarray(x)
     if values.size == 0:
         raise ValueError(f"{name} is empty.")
-    if not np.isfinite(values).all():
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    if value_range is not None:
-        low, high = value_range
-        x_min, x_max = float(values.min()), float(values.max())
-        if x_min < low or x_max > high:
-            raise ValueError(
-                f"{name} has values in [{x_min:.4g}, {x_max:.4g}], outside [{low:g}, {high:g}]. "
-                "Pixels must be scaled to [0, 1] (vae_course.data.scale) for the Bernoulli likelihood."
-            )
+    finite = bool(np.isfinite(values).all())
+    check_values(
+        name, float(values.min()), float(values.max()), finite=finite, value_range=value_range,
+        purpose="the Bernoulli likelihood",
+    )
 
 
 class StopOnNaN(keras.callbacks.Callback):

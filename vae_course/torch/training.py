@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vae_course import cache
+from vae_course.inputs import check_shape, check_values
 from vae_course.profiles import get_profile
 
 History = dict[str, list[float]]
@@ -68,30 +69,12 @@ def check_images(
     if len(x) == 0:
         raise ValueError(f"{name} is empty.")
     expected = getattr(model, "input_shape", None)
-    shape = tuple(x.shape[1:])
-    if expected is not None and shape != tuple(expected):
-        expected = tuple(expected)
-        hint = ""
-        if len(expected) == 3 and shape == expected[1:] + expected[:1]:
-            hint = (
-                " It looks channels-last (NHWC, the Keras layout), but PyTorch models are channels-first (NCHW): "
-                "use x.transpose(0, 3, 1, 2), or vae_course.data.add_channel(x, 'nchw') on (N, 28, 28) images."
-            )
-        elif len(expected) == 3 and shape == expected[1:]:
-            hint = " It has no channel axis: use vae_course.data.add_channel(x, 'nchw')."
-        elif len(expected) == 1 and math.prod(shape) == expected[0]:
-            hint = f" Flatten the images first: x.reshape(len(x), {expected[0]})."
-        raise ValueError(f"{name} has shape {tuple(x.shape)}, but {type(model).__name__} expects (N, {', '.join(map(str, expected))}).{hint}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values.")
-    if value_range is not None:
-        low, high = value_range
-        x_min, x_max = float(x.min()), float(x.max())
-        if x_min < low or x_max > high:
-            raise ValueError(
-                f"{name} has values in [{x_min:.4g}, {x_max:.4g}], outside [{low:g}, {high:g}]. "
-                "Pixels must be scaled to [0, 1] (vae_course.data.scale) for a sigmoid/BCE autoencoder."
-            )
+    if expected is not None:
+        check_shape(name, tuple(x.shape), expected, model_name=type(model).__name__, layout="nchw")
+    finite = bool(torch.isfinite(x).all())
+    check_values(
+        name, float(x.min()), float(x.max()), finite=finite, value_range=value_range, purpose="a sigmoid/BCE autoencoder"
+    )
 
 
 def _prepare(x: ArrayLike, model: nn.Module, name: str, value_range: tuple[float, float] | None) -> torch.Tensor:

@@ -1,0 +1,53 @@
+"""Framework-free checks of model inputs, shared by :mod:`vae_course.keras` and :mod:`vae_course.torch`.
+
+Each raises a ``ValueError`` that says what was expected and how to fix it,
+with the hints that matter when moving between the two frameworks (channel
+order, a missing channel axis, flat versus square images).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+_LAYOUTS = {
+    # layout: (framework, what the other layout looks like, this layout's name, how to convert to it)
+    "nchw": ("PyTorch", "channels-last (NHWC, the Keras layout)", "channels-first (NCHW)", "x.transpose(0, 3, 1, 2)"),
+    "nhwc": ("Keras", "channels-first (NCHW, the PyTorch layout)", "channels-last (NHWC)", "x.transpose(0, 2, 3, 1)"),
+}
+
+
+def check_shape(name: str, shape: Sequence[int | None], expected: Sequence[int], *, model_name: str, layout: str) -> None:
+    """Raise unless ``shape`` is ``(N, *expected)``; ``layout`` is the model's image layout, "nchw" or "nhwc"."""
+    shape, expected = tuple(shape), tuple(expected)
+    if shape[1:] == expected:
+        return
+    framework, other, ours, transpose = _LAYOUTS[layout]
+    swapped = expected[1:] + expected[:1] if layout == "nchw" else expected[2:] + expected[:2]
+    without_channel = expected[1:] if layout == "nchw" else expected[:2]
+    hint = ""
+    if len(expected) == 3 and shape[1:] == swapped:
+        hint = (
+            f" It looks {other}, but {framework} models are {ours}: use {transpose}, "
+            f"or vae_course.data.add_channel(x, '{layout}') on (N, 28, 28) images."
+        )
+    elif len(expected) == 3 and shape[1:] == without_channel:
+        hint = f" It has no channel axis: use vae_course.data.add_channel(x, '{layout}')."
+    elif len(expected) == 1 and None not in shape[1:] and math.prod(shape[1:]) == expected[0]:
+        hint = f" Flatten the images first: x.reshape(len(x), {expected[0]})."
+    raise ValueError(f"{name} has shape {shape}, but {model_name} expects (N, {', '.join(map(str, expected))}).{hint}")
+
+
+def check_values(
+    name: str, x_min: float, x_max: float, *, finite: bool, value_range: tuple[float, float] | None, purpose: str
+) -> None:
+    """Raise on NaN/infinite values, or values outside ``value_range`` (None: any), which ``purpose`` needs."""
+    if not finite:
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    if value_range is not None:
+        low, high = value_range
+        if x_min < low or x_max > high:
+            raise ValueError(
+                f"{name} has values in [{x_min:.4g}, {x_max:.4g}], outside [{low:g}, {high:g}]. "
+                f"Pixels must be scaled to [0, 1] (vae_course.data.scale) for {purpose}."
+            )
