@@ -491,3 +491,14 @@ def test_import_isolation_of_the_vae_modules():
     code = "import sys, vae_course.keras.vae\nassert 'torch' not in sys.modules, 'vae_course.keras.vae imports torch'\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_keras_cache_key_sees_vae_settings():
+    """Two Keras VAEs that differ only in beta or likelihood must not share cached weights."""
+    from vae_course.keras import MLPVAE
+    from vae_course.keras.training import architecture
+
+    base = architecture(MLPVAE(hidden=8, latent_dim=2))
+    assert architecture(MLPVAE(hidden=8, latent_dim=2)) == base
+    assert architecture(MLPVAE(hidden=8, latent_dim=2, beta=0.5)) != base
+    assert architecture(MLPVAE(hidden=8, latent_dim=2, likelihood="gaussian")) != base

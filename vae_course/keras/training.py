@@ -73,7 +73,8 @@ def _leaf_layers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
 def architecture(model: keras.Model) -> str:
     """A description of a model that changes with its layers and sizes but not with Keras's automatic layer names.
 
-    For every layer: its class and its config without names; then the shape of every weight.
+    For every layer: its class and its config without names; then the shape of every weight, and
+    the model's own settings (e.g. a VAE's ``likelihood`` and ``beta``) when its class defines them.
     """
     described = []
     for layer in _leaf_layers(model):
@@ -83,7 +84,13 @@ def architecture(model: keras.Model) -> str:
             config = None
         described.append([type(layer).__name__, config])
     shapes = [list(w.shape) for w in model.weights]
-    return json.dumps({"model": type(model).__name__, "layers": described, "weights": shapes}, sort_keys=True, default=str)
+    # Only the course's own classes: a functional model's config names its auto-named layers.
+    own_config = type(model).get_config
+    settings = _strip_names(model.get_config()) if own_config.__module__.startswith("vae_course.") else None
+    return json.dumps(
+        {"model": type(model).__name__, "layers": described, "weights": shapes, "settings": settings},
+        sort_keys=True, default=str,
+    )
 
 
 def _save(model: keras.Model, path: Any) -> None:
