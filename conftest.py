@@ -1,4 +1,5 @@
-"""Test-wide settings: the fast `ci` profile, a fresh model cache, no windows.
+"""Test-wide settings for tests/ and the nbval run of solutions/: the fast `ci` profile,
+a fresh model cache, no windows.
 
 They are set at import time, before any test or notebook kernel starts, so
 nbval's kernels inherit them too.
@@ -12,7 +13,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parent
 
 os.environ.setdefault("VAE_COURSE_PROFILE", "ci")
 os.environ["MPLBACKEND"] = "Agg"
