@@ -22,7 +22,9 @@ from vae_course.inputs import check_shape, check_values
 from vae_course.profiles import get_profile
 
 History = dict[str, list[float]]
-LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], "torch.Tensor | Mapping[str, torch.Tensor]"]
+"""``loss_fn(model, x_batch, target_batch)``: the batch's mean loss, or a dict of mean terms with it under ``"loss"``."""
+EvaluateFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], Mapping[str, float]]
 ArrayLike = np.ndarray | torch.Tensor
 
 
@@ -108,13 +110,19 @@ def train(
     device: torch.device | str | None = None,
     seed: int = 0,
     value_range: tuple[float, float] | None = (0.0, 1.0),
+    evaluate_fn: EvaluateFn | None = None,
     progress: bool = True,
 ) -> History:
-    """Train ``model`` in place with Adam; return the per-epoch mean losses ``{"loss": [...], "val_loss": [...]}``.
+    """Train ``model`` in place with Adam; return the per-epoch means of every loss term.
+
+    The history holds ``loss`` (and every other term ``loss_fn`` returns,
+    e.g. a VAE's ``reconstruction`` and ``kl``), and with ``validation`` the
+    same keys prefixed ``val_``.
 
     Args:
         x_train: the inputs, e.g. (N, 1, 28, 28) images in [0, 1].
-        loss_fn: ``loss_fn(model, x_batch, target_batch)``, the mean loss of a batch.
+        loss_fn: ``loss_fn(model, x_batch, target_batch)``: the mean loss of a
+            batch, or a dict of mean terms with the loss under ``"loss"``.
         x_target: the target of each input, passed to ``loss_fn``: ``x_train``
             itself when None (a plain autoencoder), the clean images for a
             denoising one. Targets shaped like the inputs are checked like them.
@@ -123,6 +131,8 @@ def train(
         device: where to train; :func:`device` (the GPU if any) when None.
         seed: seeds the shuffling of the batches.
         value_range: the range every input and target must lie in (None: any).
+        evaluate_fn: ``evaluate_fn(model, x_val, target_val)`` -> mean terms of the
+            validation set; :func:`evaluate_terms` with ``loss_fn`` when None.
         progress: show a progress bar per epoch.
 
     Raises:
@@ -143,48 +153,69 @@ def train(
     model.to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
+    if evaluate_fn is None:
+        def evaluate_fn(m: nn.Module, x_v: torch.Tensor, t_v: torch.Tensor) -> dict[str, float]:
+            return evaluate_terms(m, x_v, t_v, loss_fn=loss_fn, batch_size=max(batch_size, 512))
     history: History = {"loss": []} if validation is None else {"loss": [], "val_loss": []}
     n_batches = math.ceil(len(x) / batch_size)
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(x), generator=generator).to(dev)
-        total, seen = 0.0, 0
+        totals: dict[str, float] = {}
+        seen = 0
         bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=not progress)
         for b in range(n_batches):
             index = order[b * batch_size: (b + 1) * batch_size]
-            loss = loss_fn(model, x[index], target[index])
-            value = float(loss.detach())
-            if not math.isfinite(value):
+            terms = _terms(loss_fn(model, x[index], target[index]))
+            values = {key: float(term.detach()) for key, term in terms.items()}
+            if not math.isfinite(values["loss"]):
                 bar.close()
                 raise FloatingPointError(
-                    f"The loss became {value} at epoch {epoch + 1}, batch {b + 1}. Try a lower learning rate "
+                    f"The loss became {values['loss']} at epoch {epoch + 1}, batch {b + 1}. Try a lower learning rate "
                     f"(lr={lr:g}), check that the inputs and targets are finite and in the range the loss expects "
-                    "([0, 1] for binary cross-entropy), and that the loss gets what it expects (logits or probabilities)."
+                    "([0, 1] for binary cross-entropy), and that the loss gets what it expects (logits or probabilities). "
+                    "For a VAE whose z_log_var explodes, clip the gradients or clamp z_log_var."
                 )
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            terms["loss"].backward()
             optimizer.step()
-            total += value * len(index)
             seen += len(index)
+            for key, value in values.items():
+                totals[key] = totals.get(key, 0.0) + value * len(index)
             bar.update()
-            bar.set_postfix(loss=f"{total / seen:.4g}", refresh=False)
-        history["loss"].append(total / seen)
+            bar.set_postfix({key: f"{total / seen:.4g}" for key, total in totals.items()}, refresh=False)
+        for key, total in totals.items():
+            history.setdefault(key, []).append(total / seen)
         if validation is not None:
-            history["val_loss"].append(evaluate(model, x_val, t_val, loss_fn=loss_fn, batch_size=max(batch_size, 512)))
+            for key, value in evaluate_fn(model, x_val, t_val).items():
+                history.setdefault(f"val_{key}", []).append(value)
             bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", val_loss=f"{history['val_loss'][-1]:.4g}")
         bar.close()
     model.eval()
     return history
 
 
+def _terms(output: torch.Tensor | Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    return output if isinstance(output, Mapping) else {"loss": output}
+
+
 @torch.no_grad()
+def evaluate_terms(
+    model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, loss_fn: LossFn, batch_size: int = 512
+) -> dict[str, float]:
+    """Mean of every loss term over a dataset (tensors already on the model's device), in eval mode."""
+    model.eval()
+    totals: dict[str, float] = {}
+    for i in range(0, len(x), batch_size):
+        n = len(x[i: i + batch_size])
+        for key, term in _terms(loss_fn(model, x[i: i + batch_size], target[i: i + batch_size])).items():
+            totals[key] = totals.get(key, 0.0) + float(term) * n
+    return {key: total / len(x) for key, total in totals.items()}
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, loss_fn: LossFn, batch_size: int = 512) -> float:
     """Mean loss over a dataset (tensors already on the model's device), in eval mode."""
-    model.eval()
-    total = 0.0
-    for i in range(0, len(x), batch_size):
-        total += float(loss_fn(model, x[i: i + batch_size], target[i: i + batch_size])) * len(x[i: i + batch_size])
-    return total / len(x)
+    return evaluate_terms(model, x, target, loss_fn=loss_fn, batch_size=batch_size)["loss"]
 
 
 @torch.no_grad()

@@ -34,10 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from vae_course.convert import Port
-from vae_course.torch.training import History, as_tensor, check_images
+from vae_course.torch.training import History, as_tensor, check_images, evaluate_terms, train
 
 __all__ = [
     "CONV_FEATURE_SHAPE",
@@ -419,24 +418,6 @@ def vae_loss_fn(model: VAE, x: torch.Tensor, target: torch.Tensor | None = None)
     return model.vae_loss(x, check=False)["loss"]
 
 
-def _device(device: torch.device | str | None) -> torch.device:
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-_KEYS = ("loss", "reconstruction", "kl")
-
-
-def _nan_error(value: float, epoch: int, batch: int, lr: float) -> FloatingPointError:
-    return FloatingPointError(
-        f"The VAE loss became {value} at epoch {epoch}, batch {batch}. Usual fixes: a lower learning rate "
-        f"(lr={lr:g}); inputs that are finite floats in the range the likelihood expects ([0, 1] for the "
-        "Bernoulli one); a decoder that returns logits, not probabilities; and, if z_log_var explodes, "
-        "gradient clipping or a clamp on z_log_var."
-    )
-
-
 @torch.no_grad()
 def vae_evaluate(
     model: VAE, x: ArrayLike, *, batch_size: int = 512, beta: float | None = None, seed: int = 0
@@ -447,17 +428,14 @@ def vae_evaluate(
     ``seed``, so the result is reproducible and the global RNG is left alone.
     """
     x = model.check_inputs(x)
-    model.eval()
-    dev = next(model.parameters()).device
+    x = x.to(next(model.parameters()).device)
     generator = torch.Generator().manual_seed(seed)
-    totals = dict.fromkeys(_KEYS, 0.0)
-    for i in range(0, len(x), batch_size):
-        batch = x[i: i + batch_size].to(dev)
-        eps = torch.randn(len(batch), model.latent_dim, generator=generator).to(dev)
-        terms = model.vae_loss(batch, eps=eps, beta=beta, check=False)
-        for key in _KEYS:
-            totals[key] += float(terms[key]) * len(batch)
-    return {key: totals[key] / len(x) for key in _KEYS}
+
+    def seeded_loss(m: VAE, batch: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        eps = torch.randn(len(batch), m.latent_dim, generator=generator).to(batch.device)
+        return m.vae_loss(batch, eps=eps, beta=beta, check=False)
+
+    return evaluate_terms(model, x, x, loss_fn=seeded_loss, batch_size=batch_size)
 
 
 def vae_train(
@@ -473,7 +451,7 @@ def vae_train(
     seed: int = 0,
     progress: bool = True,
 ) -> History:
-    """Train a VAE in place with Adam; return per-epoch means of every term.
+    """Train a VAE in place with Adam (the generic :func:`~vae_course.torch.training.train`); return per-epoch means of every term.
 
     The history has ``loss``, ``reconstruction`` and ``kl`` (means over the
     epoch's batches, weighted by batch size) and, with ``validation``,
@@ -487,42 +465,9 @@ def vae_train(
         ValueError: inputs of the wrong shape, dtype or range.
         FloatingPointError: the loss became NaN or infinite.
     """
-    dev = _device(device)
-    x = model.check_inputs(x_train, "x_train").to(dev)
-    x_val = None if validation is None else model.check_inputs(validation, "validation").to(dev)
-    model.to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    history: History = {key: [] for key in _KEYS}
-    if x_val is not None:
-        history.update({f"val_{key}": [] for key in _KEYS})
-    n_batches = math.ceil(len(x) / batch_size)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(x), generator=generator).to(dev)
-        totals, seen = dict.fromkeys(_KEYS, 0.0), 0
-        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=not progress)
-        for b in range(n_batches):
-            batch = x[order[b * batch_size: (b + 1) * batch_size]]
-            terms = model.vae_loss(batch, beta=beta, check=False)
-            values = {key: float(terms[key].detach()) for key in _KEYS}
-            if not math.isfinite(values["loss"]):
-                bar.close()
-                raise _nan_error(values["loss"], epoch + 1, b + 1, lr)
-            optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            optimizer.step()
-            seen += len(batch)
-            for key in _KEYS:
-                totals[key] += values[key] * len(batch)
-            bar.update()
-            bar.set_postfix(loss=f"{totals['loss'] / seen:.4g}", kl=f"{totals['kl'] / seen:.3g}", refresh=False)
-        for key in _KEYS:
-            history[key].append(totals[key] / seen)
-        if x_val is not None:
-            for key, value in vae_evaluate(model, x_val, batch_size=max(batch_size, 512), beta=beta, seed=seed).items():
-                history[f"val_{key}"].append(value)
-            bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", val_loss=f"{history['val_loss'][-1]:.4g}")
-        bar.close()
-    model.eval()
-    return history
+    return train(
+        model, x_train, epochs=epochs, batch_size=batch_size, lr=lr, validation=validation, device=device,
+        seed=seed, progress=progress, value_range=model.value_range,
+        loss_fn=lambda m, batch, target: m.vae_loss(batch, beta=beta, check=False),
+        evaluate_fn=lambda m, x_val, target: vae_evaluate(m, x_val, batch_size=max(batch_size, 512), beta=beta, seed=seed),
+    )
