@@ -35,7 +35,7 @@ def root() -> Path:
     return ROOT
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """A folder holding the official dataset files; the test fails when there is none."""
     folder = os.environ.get("VAE_COURSE_DATA")

@@ -1,6 +1,6 @@
-"""Reconstruction losses and anomaly scores in plain NumPy.
+"""Reconstruction losses, anomaly scores and sample-quality measures in plain NumPy.
 
-These are the reference answers of chapter 01's exercises and the scores the
+These are the reference answers of the chapters' exercises and the scores the
 later chapters reuse. They take NumPy arrays (or anything
 :func:`numpy.asarray` accepts) of images of any shape ``(N, ...)``: the first
 axis indexes images, every other axis indexes pixels.
@@ -8,9 +8,11 @@ axis indexes images, every other axis indexes pixels.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-__all__ = ["bce_loss", "mse_loss", "reconstruction_errors", "anomaly_threshold"]
+__all__ = ["bce_loss", "mse_loss", "reconstruction_errors", "anomaly_threshold", "confident_rate", "frechet_distance"]
 
 
 def _pixels_per_image(x: np.ndarray, x_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,3 +57,50 @@ def anomaly_threshold(normal_scores: np.ndarray, false_positive_rate: float) -> 
     data (:func:`numpy.quantile`, linear interpolation).
     """
     return float(np.quantile(np.asarray(normal_scores, dtype=np.float64), 1.0 - false_positive_rate))
+
+
+def confident_rate(probs: np.ndarray, threshold: float = 0.9) -> float:
+    """Share of images whose most likely class has probability ``>= threshold``.
+
+    ``probs`` holds one row of class probabilities per image, shape (N, classes),
+    as a classifier's ``predict_proba`` returns them. A generated image that a
+    good classifier is sure about looks like a real example of some class.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or len(probs) == 0:
+        raise ValueError(f"probs must have shape (N, classes) with N >= 1, got shape {probs.shape}.")
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold is a probability in (0, 1], got {threshold}.")
+    return float(np.mean(probs.max(axis=1) >= threshold))
+
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two sets of feature vectors, shape (N, D) each.
+
+    ``||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))``: the FID of
+    Heusel et al. (2017) when the features come from an Inception network; the
+    course uses a small classifier of the dataset instead
+    (:meth:`vae_course.classifier.DatasetClassifier.frechet_distance`). It is 0
+    for identical statistics and grows as the samples drift from the data. The
+    estimate is biased upwards for small N: compare values computed with the
+    same number of samples.
+    """
+    from scipy import linalg
+
+    a, b = (np.asarray(f, dtype=np.float64) for f in (features_a, features_b))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"Expected two arrays of shape (N, D) with the same D, got {a.shape} and {b.shape}.")
+    if min(len(a), len(b)) < 2:
+        raise ValueError("Each set needs at least 2 feature vectors to estimate a covariance.")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("The features contain NaN or infinite values.")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    with warnings.catch_warnings():  # dead ReLU features make the covariances singular; sqrtm copes
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+    if not np.isfinite(covmean).all():  # a singular product: regularise as pytorch-fid does
+        offset = 1e-6 * np.eye(len(cov_a))
+        covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    distance = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean.real)
+    return float(max(distance, 0.0))

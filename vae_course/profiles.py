@@ -57,21 +57,21 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             description="smoke test: tiny data, one or two epochs",
             train_size=2_048,
             test_size=512,
-            epochs={"dense_ae": 2, "conv_ae": 1, "vae": 1, "conv_vae": 1, "cvae": 1, "gan": 1, "classifier": 1},
+            epochs={"dense_ae": 2, "conv_ae": 1, "vae": 1, "conv_vae": 1, "cvae": 1, "gan": 1, "classifier": 2},
         ),
         "standard": Profile(
             name="standard",
             description="minutes on a laptop CPU, good figures",
             train_size=60_000,
             test_size=10_000,
-            epochs={"dense_ae": 10, "conv_ae": 5, "vae": 10, "conv_vae": 10, "cvae": 10, "gan": 10, "classifier": 2},
+            epochs={"dense_ae": 10, "conv_ae": 5, "vae": 10, "conv_vae": 10, "cvae": 10, "gan": 10, "classifier": 8},
         ),
         "full": Profile(
             name="full",
             description="best quality, all data, many epochs (use a GPU if you have one)",
             train_size=60_000,
             test_size=10_000,
-            epochs={"dense_ae": 50, "conv_ae": 30, "vae": 50, "conv_vae": 50, "cvae": 50, "gan": 50, "classifier": 5},
+            epochs={"dense_ae": 50, "conv_ae": 30, "vae": 50, "conv_vae": 50, "cvae": 50, "gan": 50, "classifier": 15},
         ),
     }
 )
