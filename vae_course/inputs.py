@@ -1,4 +1,4 @@
-"""Framework-free checks of model inputs, shared by :mod:`vae_course.keras` and :mod:`vae_course.torch`.
+"""Framework-free checks of model inputs and labels, shared by :mod:`vae_course.keras` and :mod:`vae_course.torch`.
 
 Each raises a ``ValueError`` that says what was expected and how to fix it,
 with the hints that matter when moving between the two frameworks (channel
@@ -51,3 +51,31 @@ def check_values(
                 f"{name} has values in [{x_min:.4g}, {x_max:.4g}], outside [{low:g}, {high:g}]. "
                 f"Pixels must be scaled to [0, 1] (vae_course.data.scale) for {purpose}."
             )
+
+
+def check_labels(array: "np.ndarray", num_classes: int, n: int | None = None, *, name: str = "labels") -> None:
+    """Raise unless ``array`` holds integer class ids in ``[0, num_classes)``, shape (N,), ``n`` of them when given.
+
+    One-hot rows and float labels are refused with a hint (the conditional
+    models make the one-hot vectors themselves).
+    """
+    import numpy as np
+
+    if array.ndim == 2 and array.shape[1] == num_classes:
+        raise ValueError(
+            f"{name} has shape {array.shape}: it looks one-hot. Pass integer class ids of shape (N,), "
+            "e.g. labels.argmax(1); the model makes the one-hot vectors itself."
+        )
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of integer class ids, shape (N,), got shape {array.shape}.")
+    if not (np.issubdtype(array.dtype, np.integer) and array.dtype != np.bool_):
+        raise ValueError(
+            f"{name} has dtype {array.dtype}; expected integer class ids in [0, {num_classes}). "
+            "Convert them with labels.astype(int) (NumPy) or labels.long() (PyTorch)."
+        )
+    if n is not None and len(array) != n:
+        raise ValueError(f"{name} holds {len(array)} labels but there are {n} images: pass one label per image.")
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(
+            f"{name} has values in [{array.min()}, {array.max()}], outside the class ids 0 .. {num_classes - 1}."
+        )

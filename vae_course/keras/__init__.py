@@ -1,4 +1,4 @@
-"""Keras 3 reference code of the course: autoencoders, VAEs, training helpers, the model cache.
+"""Keras 3 reference code of the course: autoencoders, VAEs, conditional VAEs, a DCGAN, training, the model cache.
 
 Importing this package selects the TensorFlow backend (unless ``KERAS_BACKEND``
 is already set) and never imports PyTorch. Images are channels-last:
@@ -12,9 +12,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 from vae_course.keras.autoencoders import CONV_SHAPE, IMAGE_SHAPE, ConvAE, DenseAE, add_noise  # noqa: E402
 from vae_course.keras.training import History, architecture, fit, predict, train_or_load  # noqa: E402
 from vae_course.keras.vae import ConvVAE, MLPVAE, StopOnNaN, iwae_bound  # noqa: E402
+from vae_course.keras.cvae import CVAE, AuxiliaryCVAE  # noqa: E402
+from vae_course.keras.gan import DCGAN, StopGANOnNaN  # noqa: E402
 
 __all__ = [
     "CONV_SHAPE", "IMAGE_SHAPE", "ConvAE", "DenseAE", "add_noise",
     "History", "architecture", "fit", "predict", "train_or_load",
     "ConvVAE", "MLPVAE", "StopOnNaN", "iwae_bound",
+    "CVAE", "AuxiliaryCVAE", "DCGAN", "StopGANOnNaN",
 ]

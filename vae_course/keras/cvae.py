@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
+from vae_course import inputs  # noqa: E402
 from vae_course.convert import Port  # noqa: E402
 from vae_course.keras.vae import VAE, _heads, _is_concrete, check_inputs, gaussian_kl  # noqa: E402
 
@@ -52,25 +53,7 @@ def check_labels(labels: Any, num_classes: int, n: int | None = None, *, name: s
             raise ValueError(f"{name} has dtype {labels.dtype}; expected integer class ids in [0, {num_classes}).")
         return
     array = np.asarray(labels)
-    if array.ndim == 2 and array.shape[1] == num_classes:
-        raise ValueError(
-            f"{name} has shape {array.shape}: it looks one-hot. Pass integer class ids of shape (N,), "
-            "e.g. labels.argmax(1); the model makes the one-hot vectors itself."
-        )
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of integer class ids, shape (N,), got shape {array.shape}.")
-    if not (np.issubdtype(array.dtype, np.integer) and array.dtype != np.bool_):
-        raise ValueError(
-            f"{name} has dtype {array.dtype}; expected integer class ids in [0, {num_classes}). "
-            "Convert them with labels.astype(int)."
-        )
-    if n is not None and len(array) != n:
-        raise ValueError(f"{name} holds {len(array)} labels but there are {n} images: pass one label per image.")
-    if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(
-            f"{name} has values in [{array.min()}, {array.max()}], outside the class ids 0 .. {num_classes - 1}."
-        )
-
+    inputs.check_labels(array, num_classes, n, name=name)
 
 def _check_settings(latent_dim: int, hidden: int, num_classes: int) -> None:
     for name, value in (("latent_dim", latent_dim), ("hidden", hidden), ("num_classes", num_classes)):

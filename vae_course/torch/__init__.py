@@ -1,4 +1,4 @@
-"""PyTorch reference code of the course: autoencoders, VAEs, a generic training loop, the model cache.
+"""PyTorch reference code of the course: autoencoders, VAEs, conditional VAEs, a DCGAN, training, the model cache.
 
 Importing this package imports PyTorch but never TensorFlow or Keras.
 Images are channels-first: (N, 1, 28, 28) float32 in [0, 1].
@@ -31,6 +31,8 @@ from vae_course.torch.training import (
     train_or_load,
 )
 from vae_course.torch.vae import ConvVAE, MLPVAE, iwae_bound, vae_evaluate, vae_loss_fn, vae_train
+from vae_course.torch.cvae import CVAE, AuxiliaryCVAE, cvae_evaluate, cvae_train
+from vae_course.torch.gan import DCGAN, gan_train
 
 __all__ = [
     "CONV_SHAPE", "IMAGE_SHAPE", "Autoencoder", "ConvAE", "ConvDecoder", "ConvEncoder", "DenseAE",
@@ -38,4 +40,5 @@ __all__ = [
     "History", "as_tensor", "check_images", "decode", "device", "encode", "evaluate", "predict",
     "reconstruct", "train", "train_or_load",
     "ConvVAE", "MLPVAE", "iwae_bound", "vae_evaluate", "vae_loss_fn", "vae_train",
+    "CVAE", "AuxiliaryCVAE", "cvae_evaluate", "cvae_train", "DCGAN", "gan_train",
 ]

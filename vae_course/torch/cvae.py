@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vae_course import inputs
 from vae_course.convert import Port
 from vae_course.torch.training import History, evaluate_terms, train
 from vae_course.torch.vae import VAE, _Encoder, gaussian_kl
@@ -43,24 +44,7 @@ def check_labels(labels: Any, num_classes: int, n: int | None = None, *, name: s
     with a hint.
     """
     array = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-    if array.ndim == 2 and array.shape[1] == num_classes:
-        raise ValueError(
-            f"{name} has shape {array.shape}: it looks one-hot. Pass integer class ids of shape (N,), "
-            "e.g. labels.argmax(1); the model makes the one-hot vectors itself."
-        )
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of integer class ids, shape (N,), got shape {array.shape}.")
-    if not (np.issubdtype(array.dtype, np.integer) and array.dtype != np.bool_):
-        raise ValueError(
-            f"{name} has dtype {array.dtype}; expected integer class ids in [0, {num_classes}). "
-            "Convert them with labels.astype(int) (NumPy) or labels.long() (PyTorch)."
-        )
-    if n is not None and len(array) != n:
-        raise ValueError(f"{name} holds {len(array)} labels but there are {n} images: pass one label per image.")
-    if array.size and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(
-            f"{name} has values in [{array.min()}, {array.max()}], outside the class ids 0 .. {num_classes - 1}."
-        )
+    inputs.check_labels(array, num_classes, n, name=name)
     return torch.from_numpy(array.astype(np.int64))
 
 
