@@ -4,7 +4,12 @@
 ``loss_fn(model, x_batch, target_batch) -> scalar tensor`` (the autoencoder's
 :func:`~vae_course.torch.autoencoders.ae_loss`, and later the VAE's loss). The
 whole dataset is moved to the device once and sliced into batches, which is
-much faster than a ``DataLoader`` for arrays that fit in memory.
+much faster than a ``DataLoader`` for arrays that fit in memory. On the CPU,
+image batches and convolution weights are kept in the channels-last memory
+format while training (oneDNN's convolutions are faster in it): the model
+computes the same numbers, and gets its usual layout back afterwards
+(:data:`CHANNELS_LAST` turns this off). ``python -m vae_course.bench``
+measures what each of these choices gives.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], "torch.Tensor | Mappi
 """``loss_fn(model, x_batch, target_batch)``: the batch's mean loss, or a dict of mean terms with it under ``"loss"``."""
 EvaluateFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], Mapping[str, float]]
 ArrayLike = np.ndarray | torch.Tensor
+
+CHANNELS_LAST = True
+"""Train models on (N, C, H, W) images in ``torch.channels_last`` memory format on the CPU (see the module docstring)."""
 
 
 def device() -> torch.device:
@@ -97,6 +105,15 @@ def _prepare_target(y: ArrayLike, x: torch.Tensor, model: nn.Module, name: str, 
     return t
 
 
+def _use_channels_last(model: nn.Module, x: torch.Tensor, dev: torch.device) -> bool:
+    """Whether to train in channels-last: images (N, C, H, W) on the CPU, and a model with 4-D (convolution) weights."""
+    return CHANNELS_LAST and dev.type == "cpu" and x.dim() == 4 and any(p.dim() == 4 for p in model.parameters())
+
+
+def _to_channels_last(t: torch.Tensor) -> torch.Tensor:
+    return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
+
+
 def train(
     model: nn.Module,
     x_train: ArrayLike,
@@ -151,12 +168,46 @@ def train(
         x_val = t_val = _prepare(validation, model, "validation", value_range).to(dev)
 
     model.to(dev)
+    channels_last = _use_channels_last(model, x, dev)
+    if channels_last:
+        x, target = _to_channels_last(x), _to_channels_last(target)
+        if validation is not None:
+            x_val, t_val = _to_channels_last(x_val), _to_channels_last(t_val)
+        model.to(memory_format=torch.channels_last)
+    try:
+        return _train_loop(
+            model, x, target, x_val if validation is not None else None, t_val if validation is not None else None,
+            epochs=epochs, batch_size=batch_size, loss_fn=loss_fn, lr=lr, dev=dev, seed=seed,
+            evaluate_fn=evaluate_fn, progress=progress,
+        )
+    finally:
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)  # the usual layout back: same values
+        model.eval()
+
+
+def _train_loop(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    x_val: torch.Tensor | None,
+    t_val: torch.Tensor | None,
+    *,
+    epochs: int,
+    batch_size: int,
+    loss_fn: LossFn,
+    lr: float,
+    dev: torch.device,
+    seed: int,
+    evaluate_fn: EvaluateFn | None,
+    progress: bool,
+) -> History:
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     if evaluate_fn is None:
         def evaluate_fn(m: nn.Module, x_v: torch.Tensor, t_v: torch.Tensor) -> dict[str, float]:
             return evaluate_terms(m, x_v, t_v, loss_fn=loss_fn, batch_size=max(batch_size, 512))
-    history: History = {"loss": []} if validation is None else {"loss": [], "val_loss": []}
+    history: History = {"loss": []} if x_val is None else {"loss": [], "val_loss": []}
     n_batches = math.ceil(len(x) / batch_size)
     for epoch in range(epochs):
         model.train()
@@ -186,12 +237,11 @@ def train(
             bar.set_postfix({key: f"{total / seen:.4g}" for key, total in totals.items()}, refresh=False)
         for key, total in totals.items():
             history.setdefault(key, []).append(total / seen)
-        if validation is not None:
+        if x_val is not None:
             for key, value in evaluate_fn(model, x_val, t_val).items():
                 history.setdefault(f"val_{key}", []).append(value)
             bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", val_loss=f"{history['val_loss'][-1]:.4g}")
         bar.close()
-    model.eval()
     return history
 
 
