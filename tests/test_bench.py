@@ -80,9 +80,13 @@ def test_run_throughput_json_has_positive_numbers_and_ratio_is_optimized_over_ba
 def test_torch_conv_ablation_lists_each_optimisation(data_dir, monkeypatch):
     names = [v.name for v in bench._torch_conv_variants(ablation=True)]
     assert names[:2] == ["baseline", "optimized"]
-    assert {"preloaded tensors", "+ torch.compile", "+ no per-step sync", "optimized, 1 thread", "optimized, batch 256"} <= set(names)
+    tried = {
+        "preloaded tensors", "+ torch.compile", "+ no per-step sync", "+ bf16 autocast", "optimized, 1 thread", "optimized, batch 256",
+    }
+    assert tried <= set(names)
     # run the cheap ones (not torch.compile) once, at tiny sizes
-    cheap = [v for v in bench._torch_conv_variants(ablation=True) if v.name in ("baseline", "optimized", "preloaded tensors", "optimized, 1 thread")]
+    cheap_names = ("baseline", "optimized", "preloaded tensors", "optimized, 1 thread")
+    cheap = [v for v in bench._torch_conv_variants(ablation=True) if v.name in cheap_names]
     monkeypatch.setattr(bench, "_torch_conv_variants", lambda ablation: cheap)
     threads, channels_last = torch.get_num_threads(), training.CHANNELS_LAST
     throughput, ablation = bench.run_throughput(TINY, models=["torch_conv_vae"], log=lambda _: None)
@@ -150,7 +154,8 @@ def test_channels_last_training_gives_the_same_model_back_in_its_usual_layout(mn
         model = ConvVAE()
         histories.append(vae_train(model, x, epochs=1, batch_size=8, validation=x[:8], progress=False))
         models.append(model)
-    assert histories[0].keys() == histories[1].keys() == {"loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"}
+    keys = {"loss", "reconstruction", "kl", "val_loss", "val_reconstruction", "val_kl"}
+    assert histories[0].keys() == histories[1].keys() == keys
     for key in histories[0]:
         assert histories[0][key] == pytest.approx(histories[1][key], rel=1e-3), key
     # Adam turns float rounding in near-zero gradients into steps of up to lr, so compare what the models compute
@@ -179,7 +184,8 @@ def test_quality_runs_follow_the_profiles_and_the_reference_configuration():
 
     standard = get_profile("standard")
     conv = full["conv_vae_fashion"]
-    assert (conv.latent_dim, conv.epochs, conv.train_size, conv.profile) == (2, standard.epochs["conv_vae"], standard.train_size, "standard")
+    expected = (2, standard.epochs["conv_vae"], standard.train_size, standard.batch_size, "standard")
+    assert (conv.latent_dim, conv.epochs, conv.train_size, conv.batch_size, conv.profile) == expected
     assert all(run.quick for run in bench.quality_runs(quick=True))
 
 
