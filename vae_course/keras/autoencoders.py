@@ -64,6 +64,40 @@ class DenseAE(keras.Model):
         return {**super().get_config(), "code_size": self.code_size, "input_dim": self.input_dim, "l1": self.l1}
 
 
+class MLPAE(keras.Model):
+    """784 -> ``hidden`` ReLU -> ``latent_dim``; ``latent_dim`` -> ``hidden`` ReLU -> 784 sigmoid.
+
+    The Keras twin of :class:`vae_course.torch.MLPAE`: the layers of
+    :class:`vae_course.keras.vae.MLPVAE` without its ``z_log_var`` head, as a
+    plain autoencoder of the same size as that VAE. Inputs are flat images,
+    (N, 784); 806,674 parameters with the defaults.
+    """
+
+    def __init__(self, hidden: int = 512, latent_dim: int = 2, input_dim: int = 784, **kwargs) -> None:
+        kwargs.setdefault("name", "mlp_ae")
+        super().__init__(**kwargs)
+        self.hidden, self.latent_dim, self.input_dim = hidden, latent_dim, input_dim
+        self.encoder = keras.Sequential(
+            [keras.Input((input_dim,)), layers.Dense(hidden, activation="relu", name="hidden"), layers.Dense(latent_dim, name="code")],
+            name="encoder",
+        )
+        self.decoder = keras.Sequential(
+            [
+                keras.Input((latent_dim,)),
+                layers.Dense(hidden, activation="relu", name="hidden"),
+                layers.Dense(input_dim, activation="sigmoid", name="reconstruction"),
+            ],
+            name="decoder",
+        )
+        self.build((None, input_dim))
+
+    def call(self, x):
+        return self.decoder(self.encoder(x))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "hidden": self.hidden, "latent_dim": self.latent_dim, "input_dim": self.input_dim}
+
+
 class ConvAE(keras.Model):
     """The PyTorch :class:`vae_course.torch.ConvAE`, channels-last.
 

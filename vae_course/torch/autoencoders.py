@@ -138,6 +138,23 @@ class DenseAE(Autoencoder):
         self.decoder = nn.Linear(code_size, input_dim)
 
 
+class MLPAE(Autoencoder):
+    """784 -> ``hidden`` ReLU -> ``latent_dim``; ``latent_dim`` -> ``hidden`` ReLU -> 784 logits.
+
+    The layers of :class:`vae_course.torch.vae.MLPVAE` without its ``z_log_var``
+    head: trained with :func:`ae_loss` instead of the ELBO, it is the plain
+    autoencoder to compare a VAE of the same size with. Inputs are flat
+    images, (N, 784); 806,674 parameters with the defaults.
+    """
+
+    def __init__(self, hidden: int = 512, latent_dim: int = 2, input_dim: int = 784) -> None:
+        super().__init__()
+        self.hidden, self.latent_dim, self.input_dim = hidden, latent_dim, input_dim
+        self.l1, self.input_shape = 0.0, (input_dim,)
+        self.encoder = nn.Sequential(nn.Linear(input_dim, hidden), nn.ReLU(), nn.Linear(hidden, latent_dim))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, input_dim))
+
+
 def bce_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy from logits, summed over the pixels of each image, averaged over images."""
     per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
