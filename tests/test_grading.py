@@ -25,6 +25,15 @@ WRONG_ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
             "you averaged over the pixels",
         ),
     },
+    "02_ae_limitations": {
+        # the path stops one step short of z_end: np.arange(steps) / steps never reaches t = 1
+        "ex3_interpolate": (
+            "def interpolate(z_start, z_end, steps):\n"
+            "    t = np.arange(steps)[:, None] / steps\n"
+            "    return (1 - t) * z_start + t * z_end\n",
+            "stops short of z_end",
+        ),
+    },
     "03_vae_theory": {
         # seed 002's bug: the log-variance used as if it were the log of the standard deviation
         "ex2_reparameterize": (
