@@ -11,8 +11,10 @@ Conventions of every model here:
   pixels: multiply by 784 to get the per-image sum).
 
 A *denoising* autoencoder is the same model trained on noisy inputs with clean
-targets: ``model.fit(add_noise(x), x)``. A *sparse* one adds an L1 penalty on
-the code: ``DenseAE(l1=1e-4)``.
+targets: either ``model.fit(add_noise(x), x)`` (one fixed noisy copy), or a
+:class:`DenoisingAE`, which draws fresh noise at every training step:
+``DenoisingAE().fit(x, x)``. A *sparse* one adds an L1 penalty on the code:
+``DenseAE(l1=1e-4)``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from keras import layers  # noqa: E402
+from keras import layers, ops  # noqa: E402
 
 from vae_course.data import add_gaussian_noise  # noqa: E402
 
@@ -48,7 +50,11 @@ class DenseAE(keras.Model):
         self.code_size, self.input_dim, self.l1 = code_size, input_dim, l1
         regulariser = keras.regularizers.L1(l1) if l1 else None
         self.encoder = keras.Sequential(
-            [keras.Input((input_dim,)), layers.Dense(code_size, activation="relu", activity_regularizer=regulariser, name="code")],
+            [
+                keras.Input((input_dim,)),
+                *self._corruption(),
+                layers.Dense(code_size, activation="relu", activity_regularizer=regulariser, name="code"),
+            ],
             name="encoder",
         )
         self.decoder = keras.Sequential(
@@ -57,11 +63,57 @@ class DenseAE(keras.Model):
         )
         self.build((None, input_dim))
 
+    def _corruption(self) -> list[layers.Layer]:
+        """Layers that corrupt the inputs before the code layer: none here (see :class:`DenoisingAE`)."""
+        return []
+
     def call(self, x):
         return self.decoder(self.encoder(x))
 
     def get_config(self) -> dict:
         return {**super().get_config(), "code_size": self.code_size, "input_dim": self.input_dim, "l1": self.l1}
+
+
+class ClippedGaussianNoise(layers.GaussianNoise):
+    """Keras's ``GaussianNoise`` (active in training only), clipped to [0, 1] so that noisy images stay images.
+
+    The twin of :class:`vae_course.torch.ClippedGaussianNoise`; the clip is
+    what :func:`add_noise` does too.
+    """
+
+    def call(self, inputs, training=False):
+        if not training or self.stddev == 0:
+            return inputs
+        return ops.clip(super().call(inputs, training=True), 0.0, 1.0)
+
+
+class DenoisingAE(DenseAE):
+    """A :class:`DenseAE` whose encoder starts with :class:`ClippedGaussianNoise` of standard deviation ``noise_std``.
+
+    Train it with clean images as inputs and targets, ``model.fit(x, x)``:
+    every training step corrupts the batch afresh, so the model never sees the
+    same noisy image twice. ``predict`` and ``evaluate`` add no noise; to
+    measure denoising, give them noisy images, e.g. ``add_noise(x)``. It has
+    the weights of a :class:`DenseAE`, so ``set_weights`` works between the two.
+    """
+
+    def __init__(
+        self, code_size: int = 32, input_dim: int = 784, noise_std: float = 0.5, l1: float = 0.0,
+        seed: int | None = None, **kwargs,
+    ) -> None:
+        if not 0 <= noise_std <= 1:
+            raise ValueError(
+                f"The noise standard deviation must be between 0 and 1 (pixels are in [0, 1]), got {noise_std}."
+            )
+        self.noise_std, self.seed = noise_std, seed  # read by _corruption() while DenseAE builds the encoder
+        kwargs.setdefault("name", "denoising_ae")
+        super().__init__(code_size, input_dim, l1, **kwargs)
+
+    def _corruption(self) -> list[layers.Layer]:
+        return [ClippedGaussianNoise(self.noise_std, seed=self.seed, name="noise")]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "noise_std": self.noise_std, "seed": self.seed}
 
 
 class MLPAE(keras.Model):
@@ -78,7 +130,11 @@ class MLPAE(keras.Model):
         super().__init__(**kwargs)
         self.hidden, self.latent_dim, self.input_dim = hidden, latent_dim, input_dim
         self.encoder = keras.Sequential(
-            [keras.Input((input_dim,)), layers.Dense(hidden, activation="relu", name="hidden"), layers.Dense(latent_dim, name="code")],
+            [
+                keras.Input((input_dim,)),
+                layers.Dense(hidden, activation="relu", name="hidden"),
+                layers.Dense(latent_dim, name="code"),
+            ],
             name="encoder",
         )
         self.decoder = keras.Sequential(

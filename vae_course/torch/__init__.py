@@ -8,10 +8,13 @@ from vae_course.torch.autoencoders import (
     CONV_SHAPE,
     IMAGE_SHAPE,
     Autoencoder,
+    ClippedGaussianNoise,
     ConvAE,
     ConvDecoder,
     ConvEncoder,
+    DenoisingAE,
     DenseAE,
+    MLPAE,
     ae_loss,
     bce_with_logits,
     check_channels_first,
@@ -35,7 +38,8 @@ from vae_course.torch.cvae import CVAE, AuxiliaryCVAE, cvae_evaluate, cvae_train
 from vae_course.torch.gan import DCGAN, gan_train
 
 __all__ = [
-    "CONV_SHAPE", "IMAGE_SHAPE", "Autoencoder", "ConvAE", "ConvDecoder", "ConvEncoder", "DenseAE",
+    "CONV_SHAPE", "IMAGE_SHAPE", "Autoencoder", "ClippedGaussianNoise", "ConvAE", "ConvDecoder", "ConvEncoder",
+    "DenoisingAE", "DenseAE", "MLPAE",
     "ae_loss", "bce_with_logits", "check_channels_first", "count_parameters",
     "History", "as_tensor", "check_images", "decode", "device", "encode", "evaluate", "predict",
     "reconstruct", "train", "train_or_load",

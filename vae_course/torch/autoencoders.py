@@ -11,10 +11,14 @@ Conventions of every model here:
   the log of a sigmoid that has rounded to 0 or 1;
 - ``model.reconstruct(x)`` applies the sigmoid and gives pixels in [0, 1];
 - ``model.l1`` is the weight of an L1 penalty on the code (0: a plain
-  autoencoder; > 0: a sparse one), added by :func:`ae_loss`.
+  autoencoder; > 0: a sparse one), added by :func:`ae_loss`;
+- :class:`DenoisingAE` corrupts its inputs itself, with fresh noise at every
+  training step and none in evaluation mode.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
@@ -136,6 +140,49 @@ class DenseAE(Autoencoder):
         self.code_size, self.l1, self.input_shape = code_size, l1, (input_dim,)
         self.encoder = nn.Sequential(nn.Linear(input_dim, code_size), nn.ReLU())
         self.decoder = nn.Linear(code_size, input_dim)
+
+
+class ClippedGaussianNoise(nn.Module):
+    """Adds Gaussian noise of standard deviation ``std`` to every pixel and clips to [0, 1], in training mode only.
+
+    Keras's ``GaussianNoise`` layer with a clip, so that the corrupted images
+    are images again (as :func:`vae_course.data.add_gaussian_noise` makes
+    them). In evaluation mode (``model.eval()``) it returns its input unchanged.
+    """
+
+    def __init__(self, std: float) -> None:
+        super().__init__()
+        if not 0 <= std <= 1:
+            raise ValueError(f"The noise standard deviation must be between 0 and 1 (pixels are in [0, 1]), got {std}.")
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.std == 0:
+            return x
+        return (x + self.std * torch.randn_like(x)).clamp(0.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
+class DenoisingAE(DenseAE):
+    """A :class:`DenseAE` that learns to remove noise: its encoder starts with :class:`ClippedGaussianNoise`.
+
+    Train it on clean images, with the clean images as targets (the default
+    of :func:`vae_course.torch.train`): every training step corrupts the
+    batch afresh with noise of standard deviation ``noise_std``, so the model
+    never sees the same noisy image twice. In evaluation mode there is no
+    noise; to measure denoising, give it noisy images, e.g.
+    ``vae_course.data.add_gaussian_noise(x, noise_std, rng)``. It has the
+    parameters of a :class:`DenseAE` under the same names, so the weights of
+    one load into the other.
+    """
+
+    def __init__(self, code_size: int = 32, input_dim: int = 784, noise_std: float = 0.5, l1: float = 0.0) -> None:
+        super().__init__(code_size, input_dim, l1)
+        self.noise_std = noise_std
+        linear, relu = self.encoder
+        self.encoder = nn.Sequential(OrderedDict([("noise", ClippedGaussianNoise(noise_std)), ("0", linear), ("1", relu)]))
 
 
 class MLPAE(Autoencoder):
