@@ -15,7 +15,7 @@ from vae_course.profiles import set_seed  # noqa: E402
 from vae_course.torch import training  # noqa: E402
 from vae_course.torch.vae import ConvVAE, MLPVAE, vae_evaluate, vae_train  # noqa: E402
 
-TINY = bench.ThroughputSettings(batch_size=8, steps=2, warmup_steps=1, repeats=1)
+TINY = bench.ThroughputSettings(batch_size=8, steps=2, warmup_steps=1, repeats=1, matmul_size=128)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -61,6 +61,8 @@ def test_measure_reports_each_variant_and_checks_its_arguments():
         bench.measure(variants, np.zeros((24, 1)), settings, clock="sundial")
     with pytest.raises(ValueError, match="steps"):
         bench.ThroughputSettings(steps=0)
+    with pytest.raises(ValueError, match="matmul_size"):
+        bench.ThroughputSettings(matmul_size=0)
 
 
 def test_run_throughput_json_has_positive_numbers_and_ratio_is_optimized_over_baseline(data_dir):
@@ -70,6 +72,11 @@ def test_run_throughput_json_has_positive_numbers_and_ratio_is_optimized_over_ba
     for key in ("baseline_img_s", "optimized_img_s", "ratio"):
         assert positive_finite(result[key]), key
     assert result["ratio"] == pytest.approx(result["optimized_img_s"] / result["baseline_img_s"], rel=0.01)
+    ceiling = result["ceiling"]
+    flop = bench.flop_per_image(MLPVAE(hidden=400, latent_dim=20), np.zeros((2, 784), np.float32))
+    assert ceiling["mflop_per_image"] == pytest.approx(flop / 1e6, abs=0.01)
+    ratio = ceiling["matmul_float32_gflop_s"] / ceiling["baseline_gflop_s"]
+    assert ceiling["max_ratio_float32"] == pytest.approx(ratio, rel=0.02)
     settings = result["settings"]
     assert settings["batch_size"] == 8 and settings["steps"] == 2 and settings["threads"] == torch.get_num_threads()
     assert settings["torch"] == torch.__version__
@@ -219,7 +226,8 @@ def test_iwae_is_at_least_the_elbo_on_average():
 # --- the command line and the report -------------------------------------------------------------
 
 
-def test_main_writes_the_json_and_prints_the_table(data_dir, tmp_path, capsys):
+def test_main_writes_the_json_and_prints_the_table(data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(bench, "matmul_gflop_s", lambda dtype, size: 100.0)  # seconds at the default size: not needed here
     out = tmp_path / "sub" / "bench.json"
     returned = bench.main([
         "--part", "throughput", "--models", "torch_mlp_vae", "--steps", "2", "--batch-size", "8", "--no-ablation",
@@ -270,3 +278,29 @@ def test_cli_rejects_bad_arguments(argv, capsys):
 def test_cli_refuses_a_folder_as_output(tmp_path):
     with pytest.raises(SystemExit, match="is a folder"):
         bench.main(["--out", str(tmp_path)])
+
+
+# --- the ceiling ---------------------------------------------------------------------------------
+
+
+def test_flop_per_image_counts_the_products_of_forward_and_backward():
+    """An MLPVAE's step is 3 matrix products per linear layer (forward, two in backward): 6 * weights FLOPs per image."""
+    model = MLPVAE(hidden=400, latent_dim=20)
+    weights = sum(p.numel() for name, p in model.named_parameters() if name.endswith("weight"))
+    first_layer = 784 * 400  # the gradient with respect to the input images is not computed
+    expected = 6 * weights - 2 * first_layer
+    assert bench.flop_per_image(model, np.random.default_rng(0).random((8, 784), dtype=np.float32)) == expected
+    assert all(p.grad is None for p in model.parameters())
+    conv = bench.flop_per_image(ConvVAE(), np.zeros((4, 1, 28, 28), np.float32))
+    assert 100e6 < conv < 200e6  # the DLwP ConvVAE: about 135 MFLOP per image
+
+
+def test_ceiling_bounds_the_speed_up_by_a_matrix_products_rate():
+    assert bench.matmul_gflop_s(size=64, repeats=2) > 0
+    ceiling = bench._ceiling(1e8, 500.0, 600.0, {"float32": 100.0, "bfloat16": 250.0})
+    assert ceiling["baseline_gflop_s"] == 50.0 and ceiling["optimized_gflop_s"] == 60.0
+    assert ceiling["max_ratio_float32"] == 2.0 and ceiling["max_ratio_bfloat16"] == 5.0
+    row = {"settings": {"batch_size": 128, "threads": 2, "clock": "wall"}, "baseline_img_s": 500.0,
+           "optimized_img_s": 600.0, "ratio": 1.2, "target_ratio": 1.8, "ceiling": ceiling}
+    text = bench.format_report({"meta": {}, "throughput": {"torch_conv_vae": row}})
+    assert "2.00x" in text and "5.00x" in text and "max fp32" in text

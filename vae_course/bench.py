@@ -38,6 +38,14 @@ settings behind every number (batch size, steps, threads, versions) are in
 the JSON. Absolute numbers depend on the machine and on what else runs on it;
 compare ratios, and rerun on a quiet machine before quoting img/s.
 
+How much faster *could* a loop be? The ``ceiling`` of each model counts the
+FLOPs of a training step (matrix products and convolutions) and compares the
+baseline's FLOP rate with that of a large matrix product, the fastest thing
+the CPU's math libraries do: ``max_ratio_float32`` is the most any change of
+the loop can gain without changing the arithmetic (and ``max_ratio_bfloat16``
+with bf16). A loop already near that rate is bound by its arithmetic, and no
+data pipeline, memory format or compiler can make it much faster.
+
 **Quality** (``quality`` in the JSON) trains through ``train_or_load`` (so the
 models land in the user cache, where the chapters find them again) and reports
 on the test set, in nats per image:
@@ -86,8 +94,10 @@ __all__ = [
     "MLP_REFERENCE",
     "QualityRun",
     "ThroughputSettings",
+    "flop_per_image",
     "keras_baseline_train",
     "main",
+    "matmul_gflop_s",
     "measure",
     "quality_runs",
     "run_quality",
@@ -250,15 +260,19 @@ def _keras_optimized_train(model, x: np.ndarray, *, epochs: int, batch_size: int
 
 @dataclass(frozen=True)
 class ThroughputSettings:
-    """How long each measurement runs: ``steps`` timed batches after ``warmup_steps``, ``repeats`` times."""
+    """How long each measurement runs: ``steps`` timed batches after ``warmup_steps``, ``repeats`` times.
+
+    ``matmul_size``: the side of the square matrices that measure the ceiling.
+    """
 
     batch_size: int = 128
     steps: int = 40
     warmup_steps: int = 5
     repeats: int = 3
+    matmul_size: int = 2048
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "steps", "warmup_steps", "repeats"):
+        for name in ("batch_size", "steps", "warmup_steps", "repeats", "matmul_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}.")
 
@@ -478,6 +492,57 @@ def _keras_conv_variants(ablation: bool) -> list[Variant]:
     return variants
 
 
+# --- the ceiling: how fast any loop could train on this machine ----------------------------------
+
+
+def flop_per_image(model, x: np.ndarray) -> float:
+    """Floating-point operations per image of one training step of a PyTorch VAE on the batch ``x``.
+
+    Counted by ``torch.utils.flop_counter`` over the forward and backward pass
+    of the negative ELBO: the matrix products and convolutions, which are
+    nearly all of the work (element-wise operations are not counted).
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        model.vae_loss(torch.from_numpy(np.ascontiguousarray(x)), check=False)["loss"].backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(x)
+
+
+def matmul_gflop_s(dtype: str = "float32", *, size: int = 2048, repeats: int = 8) -> float:
+    """GFLOP/s of a large square matrix product in PyTorch, with its current threads: the best this CPU's math reaches.
+
+    A training step made of convolutions and smaller products cannot run
+    faster than this, so ``matmul_gflop_s / baseline GFLOP/s`` bounds the
+    speed-up that any change of the loop (at the same precision) can give.
+    """
+    import torch
+
+    a, b = (torch.rand(size, size).to(getattr(torch, dtype)) for _ in range(2))
+    a @ b  # warm-up
+    rates = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        rates.append(2 * size**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return max(rates)
+
+
+def _ceiling(flop: float, baseline_img_s: float, optimized_img_s: float, matmul: dict[str, float]) -> dict[str, float]:
+    """The FLOP rates of both loops, and the largest ratio an fp32 (or bf16) loop could reach over the baseline."""
+    baseline_gflop_s = baseline_img_s * flop / 1e9
+    return {
+        "mflop_per_image": round(flop / 1e6, 2),
+        "baseline_gflop_s": round(baseline_gflop_s, 1),
+        "optimized_gflop_s": round(optimized_img_s * flop / 1e9, 1),
+        **{f"matmul_{dtype}_gflop_s": round(rate, 1) for dtype, rate in matmul.items()},
+        **{f"max_ratio_{dtype}": round(rate / baseline_gflop_s, 2) for dtype, rate in matmul.items()},
+    }
+
+
 THROUGHPUT_MODELS = ("torch_conv_vae", "keras_conv_vae", "torch_mlp_vae")
 TARGET_RATIOS = {"torch_conv_vae": 1.8, "keras_conv_vae": 1.4}
 """The speed-ups the course aims at (optimized / baseline) on a 2-core CPU."""
@@ -493,13 +558,22 @@ def run_throughput(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Measure baseline against optimized for each of ``models``; returns ``(throughput, ablation)`` for the JSON.
 
-    See :func:`measure` for ``clock``.
+    Each model's entry also has a ``ceiling``: the FLOPs of a training step
+    per image, the FLOP rate of each loop, and how far a large matrix
+    product's rate is above the baseline's (``max_ratio_float32``, and
+    ``max_ratio_bfloat16`` for bf16 arithmetic), the most any loop could
+    gain. See :func:`measure` for ``clock``.
     """
     unknown = [m for m in models if m not in THROUGHPUT_MODELS]
     if unknown:
         raise ValueError(f"Unknown model(s) {unknown}: choose from {', '.join(THROUGHPUT_MODELS)}.")
+    from vae_course.torch.vae import ConvVAE as TorchConvVAE
+    from vae_course.torch.vae import MLPVAE as TorchMLPVAE
+
     largest = max(settings.batch_size, 256 if ablation else 0)
     n = settings.steps * largest
+    log("throughput: the machine's ceiling (large matrix products) ...")
+    matmul = {dtype: matmul_gflop_s(dtype, size=settings.matmul_size) for dtype in ("float32", "bfloat16")}
     throughput, ablations = {}, {}
     for key in models:
         log(f"throughput: {key} ...")
@@ -509,6 +583,9 @@ def run_throughput(
             x, variants = _mnist_train(n, "flat"), _torch_mlp_variants(ablation)
         else:
             x, variants = _mnist_train(n, "nhwc"), _keras_conv_variants(ablation)
+        # FLOPs of a step, counted on the PyTorch model (the Keras ConvVAE has the same layers)
+        twin = TorchMLPVAE(hidden=400, latent_dim=20) if key == "torch_mlp_vae" else TorchConvVAE()
+        flop = flop_per_image(twin, _mnist_train(settings.batch_size, "flat" if key == "torch_mlp_vae" else "nchw"))
         results = measure(variants, x, settings, clock=clock)
         threads = _torch_threads() if key.startswith("torch") else _keras_threads()
         baseline, optimized = results["baseline"]["img_s"], results["optimized"]["img_s"]
@@ -517,6 +594,7 @@ def run_throughput(
             "optimized_img_s": round(optimized, 1),
             "ratio": round(optimized / baseline, 3),
             **({"target_ratio": TARGET_RATIOS[key]} if key in TARGET_RATIOS else {}),
+            "ceiling": _ceiling(flop, baseline, optimized, matmul),
             "baseline": results["baseline"],
             "optimized": results["optimized"],
             "settings": {**asdict(settings), "clock": clock, "threads": threads, "data": "mnist train", **_versions()},
@@ -715,11 +793,15 @@ def format_report(result: dict[str, Any]) -> str:
                 key, f"{r['settings']['batch_size']}", f"{r['settings']['threads']}", r["settings"]["clock"],
                 f"{r['baseline_img_s']:.0f}", f"{r['optimized_img_s']:.0f}", f"{r['ratio']:.2f}x",
                 f">= {r['target_ratio']:g}x" if "target_ratio" in r else "",
+                *_ceiling_cells(r.get("ceiling")),
             ]
             for key, r in result["throughput"].items()
         ]
         out += ["", "Throughput (training images per second, median of interleaved repeats; ratio = optimized / baseline)",
-                _table(rows, ["model", "batch", "threads", "clock", "baseline", "optimized", "ratio", "target"])]
+                _table(rows, ["model", "batch", "threads", "clock", "baseline", "optimized", "ratio", "target",
+                              "MFLOP/img", "GFLOP/s base", "max fp32", "max bf16"]),
+                "MFLOP/img: FLOPs of one training step per image. GFLOP/s base: the baseline's rate. max fp32 / bf16: a "
+                "large matrix product's rate over the baseline's, the most any loop could gain at that precision."]
     for key, variants in result.get("ablation", {}).items():
         rows = [
             [v["variant"], f"{v['batch_size']}", f"{v['img_s']:.0f}", f"{v['vs_baseline']:.2f}x", v.get("note", "")]
@@ -744,6 +826,15 @@ def format_report(result: dict[str, Any]) -> str:
         out += ["", "Quality (test set, nats per image, lower is better; BCE on continuous pixels, sampled z)",
                 _table(rows, ["run", "profile", "train/test", "epochs", "-ELBO", "-IWAE bound", "reference / target"])]
     return "\n".join(out)
+
+
+def _ceiling_cells(ceiling: dict[str, float] | None) -> list[str]:
+    if not ceiling:
+        return ["", "", "", ""]
+    return [
+        f"{ceiling['mflop_per_image']:g}", f"{ceiling['baseline_gflop_s']:g}",
+        f"{ceiling['max_ratio_float32']:.2f}x", f"{ceiling['max_ratio_bfloat16']:.2f}x",
+    ]
 
 
 # --- the command line ----------------------------------------------------------------------------
