@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vae_course import metrics
-from vae_course.classifier import NONE, as_flat_images, dataset_classifier, non_examples
+from vae_course.classifier import BLUR_SIGMAS, NONE, as_flat_images, blurred_examples, dataset_classifier, non_examples
 from vae_course.data import load_profile, scale
 
 
@@ -60,6 +60,27 @@ def test_non_examples_are_blends_of_different_classes_and_noise(data_dir):
     (x, y), _ = load_profile("mnist")
     fakes = non_examples(scale(x), y, 400, np.random.default_rng(0))
     assert fakes.shape == (400, 784) and fakes.min() >= 0 and fakes.max() <= 1
+
+
+def test_blurred_examples_keep_their_labels_and_soften_the_strokes(data_dir):
+    (x, y), _ = load_profile("mnist")
+    x = scale(x)
+    blurred, labels = blurred_examples(x, y, 400, np.random.default_rng(0))
+    assert blurred.shape == (400, 784) and labels.shape == (400,)
+    assert blurred.min() >= 0 and blurred.max() <= 1
+    # each blurred image is one of the originals under its own label, blurred
+    flat = x.reshape(len(x), -1)
+    source = [int(np.argmin(((flat - b) ** 2).sum(1))) for b in blurred[:: 100]]
+    assert [y[i] for i in source] == list(labels[:: 100])
+
+    def roughness(images):  # mean absolute difference between neighbouring pixels
+        images = images.reshape(len(images), 28, 28)
+        return np.abs(np.diff(images, axis=2)).mean()
+
+    parts = np.array_split(np.arange(400), len(BLUR_SIGMAS))
+    per_sigma = [roughness(blurred[part]) for part in parts]
+    assert per_sigma == sorted(per_sigma, reverse=True), "more blur, smoother images"
+    assert per_sigma[0] < roughness(flat) and per_sigma[-1] < 0.6 * roughness(flat)
 
 
 @pytest.fixture(scope="module")
