@@ -28,6 +28,12 @@ Conventions:
 
 The ELBO is always estimated at a *sampled* z = z_mean + exp(z_log_var / 2) * eps,
 never at z_mean, in ``train_step`` and in ``test_step`` alike.
+
+``binarize=True`` trains on **dynamically binarised** images: ``train_step``
+redraws every batch as Bernoulli(pixel intensity), as in the VAE and IWAE
+papers, instead of using the continuous pixels (the default, as in keras.io).
+The two give numbers tens of nats apart: evaluate a binarised model on a test
+set binarised once (``vae_course.data.binarize``), and say which kind a number is.
 """
 
 from __future__ import annotations
@@ -193,7 +199,9 @@ class VAE(keras.Model):
     data_shape: tuple[int, ...]
     latent_dim: int
 
-    def __init__(self, likelihood: str = "bernoulli", std: float = 0.5, beta: float = 1.0, **kwargs) -> None:
+    def __init__(
+        self, likelihood: str = "bernoulli", std: float = 0.5, beta: float = 1.0, binarize: bool = False, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"likelihood must be one of {', '.join(map(repr, LIKELIHOODS))}, got {likelihood!r}.")
@@ -201,7 +209,11 @@ class VAE(keras.Model):
             raise ValueError(f"std (the fixed standard deviation of the Gaussian decoder) must be positive, got {std}.")
         if not beta >= 0:
             raise ValueError(f"beta (the weight of the KL term) must be >= 0, got {beta}.")
-        self.likelihood, self.std, self.beta = likelihood, float(std), float(beta)
+        if binarize and likelihood != "bernoulli":
+            raise ValueError(
+                f"binarize=True draws binary images, which only the Bernoulli likelihood models; got likelihood={likelihood!r}."
+            )
+        self.likelihood, self.std, self.beta, self.binarize = likelihood, float(std), float(beta), bool(binarize)
         # seeded from Python's global RNG, so vae_course.profiles.set_seed makes the noise reproducible
         self.seed_generator = keras.random.SeedGenerator()
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -215,6 +227,7 @@ class VAE(keras.Model):
         return {
             **super().get_config(),
             "latent_dim": self.latent_dim, "likelihood": self.likelihood, "std": self.std, "beta": self.beta,
+            **({"binarize": True} if self.binarize else {}),  # absent when False: older cache keys stay valid
         }
 
     # -- input checks --------------------------------------------------------------------------------
@@ -364,6 +377,8 @@ class VAE(keras.Model):
 
     def train_step(self, data):
         x = _unpack(data)
+        if self.binarize:  # dynamic binarisation: a fresh Bernoulli(x) draw at every step
+            x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_generator) < ops.cast(x, "float32"), "float32")
         with tf.GradientTape() as tape:
             terms = self._loss(x, None, None, check=False, training=True)
         gradients = tape.gradient(terms["loss"], self.trainable_weights)
@@ -417,10 +432,11 @@ class MLPVAE(VAE):
         std: float = 0.5,
         beta: float = 1.0,
         input_dim: int = 784,
+        binarize: bool = False,
         **kwargs,
     ) -> None:
         kwargs.setdefault("name", "mlp_vae")
-        super().__init__(likelihood, std, beta, **kwargs)
+        super().__init__(likelihood, std, beta, binarize, **kwargs)
         self.hidden, self.latent_dim, self.input_dim, self.data_shape = hidden, latent_dim, input_dim, (input_dim,)
         inputs = keras.Input((input_dim,), name="image")
         h = layers.Dense(hidden, activation="relu", name="hidden")(inputs)
@@ -462,9 +478,12 @@ class ConvVAE(VAE):
     ``latent_dim=2``, as in the book.
     """
 
-    def __init__(self, latent_dim: int = 2, likelihood: str = "bernoulli", std: float = 0.5, beta: float = 1.0, **kwargs) -> None:
+    def __init__(
+        self, latent_dim: int = 2, likelihood: str = "bernoulli", std: float = 0.5, beta: float = 1.0,
+        binarize: bool = False, **kwargs,
+    ) -> None:
         kwargs.setdefault("name", "conv_vae")
-        super().__init__(likelihood, std, beta, **kwargs)
+        super().__init__(likelihood, std, beta, binarize, **kwargs)
         self.latent_dim, self.data_shape = latent_dim, (28, 28, 1)
 
         def conv(channels: int, name: str, strides: int = 1) -> layers.Layer:
