@@ -29,7 +29,7 @@ from torch import nn
 from vae_course import inputs
 from vae_course.convert import Port
 from vae_course.torch.training import History, evaluate_terms, train
-from vae_course.torch.vae import VAE, _Encoder, gaussian_kl
+from vae_course.torch.vae import VAE, _Encoder, gaussian_kl, mlp_decoder_layers, mlp_encoder_layers
 
 __all__ = ["AuxiliaryCVAE", "CVAE", "check_labels", "cvae_evaluate", "cvae_train"]
 
@@ -170,14 +170,7 @@ class CVAE(VAE):
 
     def weight_layers(self) -> list[tuple[str, Port, nn.Module]]:
         """Every weight layer in order, with its name and how to port it to Keras (:mod:`vae_course.convert`)."""
-        dense = Port("dense")
-        return [
-            ("encoder.hidden", dense, self.encoder.body[0]),
-            ("encoder.z_mean", dense, self.encoder.z_mean),
-            ("encoder.z_log_var", dense, self.encoder.z_log_var),
-            ("decoder.hidden", dense, self.decoder[0]),
-            ("decoder.output", dense, self.decoder[2]),
-        ]
+        return mlp_encoder_layers(self.encoder) + mlp_decoder_layers(self.decoder)
 
 
 class AuxiliaryCVAE(VAE):
@@ -332,15 +325,8 @@ class AuxiliaryCVAE(VAE):
     def weight_layers(self) -> list[tuple[str, Port, nn.Module]]:
         """Every weight layer in order, with its name and how to port it to Keras (:mod:`vae_course.convert`)."""
         dense = Port("dense")
-        return [
-            ("encoder.hidden", dense, self.encoder.body[0]),
-            ("encoder.z_mean", dense, self.encoder.z_mean),
-            ("encoder.z_log_var", dense, self.encoder.z_log_var),
-            ("classifier.hidden", dense, self.classifier[0]),
-            ("classifier.logits", dense, self.classifier[2]),
-            ("decoder.hidden", dense, self.decoder[0]),
-            ("decoder.output", dense, self.decoder[2]),
-        ]
+        classifier = [("classifier.hidden", dense, self.classifier[0]), ("classifier.logits", dense, self.classifier[2])]
+        return mlp_encoder_layers(self.encoder) + classifier + mlp_decoder_layers(self.decoder)
 
 
 _ConditionalVAE = CVAE | AuxiliaryCVAE

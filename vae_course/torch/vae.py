@@ -350,14 +350,23 @@ class MLPVAE(VAE):
         self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, input_dim))
 
     def weight_layers(self) -> list[tuple[str, Port, nn.Module]]:
-        dense = Port("dense")
-        return [
-            ("encoder.hidden", dense, self.encoder.body[0]),
-            ("encoder.z_mean", dense, self.encoder.z_mean),
-            ("encoder.z_log_var", dense, self.encoder.z_log_var),
-            ("decoder.hidden", dense, self.decoder[0]),
-            ("decoder.output", dense, self.decoder[2]),
-        ]
+        return mlp_encoder_layers(self.encoder) + mlp_decoder_layers(self.decoder)
+
+
+def mlp_encoder_layers(encoder: nn.Module) -> list[tuple[str, Port, nn.Module]]:
+    """The :meth:`VAE.weight_layers` entries of a one-hidden-layer encoder with its two heads."""
+    dense = Port("dense")
+    return [
+        ("encoder.hidden", dense, encoder.body[0]),
+        ("encoder.z_mean", dense, encoder.z_mean),
+        ("encoder.z_log_var", dense, encoder.z_log_var),
+    ]
+
+
+def mlp_decoder_layers(decoder: nn.Module) -> list[tuple[str, Port, nn.Module]]:
+    """The :meth:`VAE.weight_layers` entries of a decoder ``Linear, activation, Linear``."""
+    dense = Port("dense")
+    return [("decoder.hidden", dense, decoder[0]), ("decoder.output", dense, decoder[2])]
 
 
 class ConvVAE(VAE):
