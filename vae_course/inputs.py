@@ -17,6 +17,24 @@ _LAYOUTS = {
 }
 
 
+LIKELIHOODS = ("bernoulli", "gaussian")
+"""The decoder likelihoods p(x|z) the VAEs of both frameworks support."""
+
+
+def check_vae_settings(likelihood: str, std: float, beta: float, binarize: bool) -> None:
+    """Raise a ``ValueError`` for VAE settings no model here accepts (both frameworks' VAEs call this)."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood must be one of {', '.join(map(repr, LIKELIHOODS))}, got {likelihood!r}.")
+    if not std > 0:
+        raise ValueError(f"std (the fixed standard deviation of the Gaussian decoder) must be positive, got {std}.")
+    if not beta >= 0:
+        raise ValueError(f"beta (the weight of the KL term) must be >= 0, got {beta}.")
+    if binarize and likelihood != "bernoulli":
+        raise ValueError(
+            f"binarize=True draws binary images, which only the Bernoulli likelihood models; got likelihood={likelihood!r}."
+        )
+
+
 def check_shape(name: str, shape: Sequence[int | None], expected: Sequence[int], *, model_name: str, layout: str) -> None:
     """Raise unless ``shape`` is ``(N, *expected)``; ``layout`` is the model's image layout, "nchw" or "nhwc"."""
     shape, expected = tuple(shape), tuple(expected)

@@ -50,7 +50,7 @@ import tensorflow as tf  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from vae_course.convert import Port  # noqa: E402
-from vae_course.inputs import check_shape, check_values  # noqa: E402
+from vae_course.inputs import LIKELIHOODS, check_shape, check_values, check_vae_settings  # noqa: E402
 
 __all__ = [
     "CONV_FEATURE_SHAPE",
@@ -66,8 +66,6 @@ __all__ = [
     "iwae_bound",
 ]
 
-LIKELIHOODS = ("bernoulli", "gaussian")
-"""The decoder likelihoods p(x|z) the models support."""
 CONV_FEATURE_SHAPE = (14, 14, 64)
 """Channels-last shape of the last feature map of :class:`ConvVAE`'s encoder (and of its decoder's first)."""
 LOG_2PI = math.log(2.0 * math.pi)
@@ -203,16 +201,7 @@ class VAE(keras.Model):
         self, likelihood: str = "bernoulli", std: float = 0.5, beta: float = 1.0, binarize: bool = False, **kwargs
     ) -> None:
         super().__init__(**kwargs)
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {', '.join(map(repr, LIKELIHOODS))}, got {likelihood!r}.")
-        if not std > 0:
-            raise ValueError(f"std (the fixed standard deviation of the Gaussian decoder) must be positive, got {std}.")
-        if not beta >= 0:
-            raise ValueError(f"beta (the weight of the KL term) must be >= 0, got {beta}.")
-        if binarize and likelihood != "bernoulli":
-            raise ValueError(
-                f"binarize=True draws binary images, which only the Bernoulli likelihood models; got likelihood={likelihood!r}."
-            )
+        check_vae_settings(likelihood, std, beta, binarize)
         self.likelihood, self.std, self.beta, self.binarize = likelihood, float(std), float(beta), bool(binarize)
         # seeded from Python's global RNG, so vae_course.profiles.set_seed makes the noise reproducible
         self.seed_generator = keras.random.SeedGenerator()

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vae_course.convert import Port
+from vae_course.inputs import LIKELIHOODS, check_vae_settings
 from vae_course.torch.training import History, as_tensor, check_images, evaluate_terms, train
 
 __all__ = [
@@ -61,8 +62,6 @@ __all__ = [
     "vae_train",
 ]
 
-LIKELIHOODS = ("bernoulli", "gaussian")
-"""The decoder likelihoods p(x|z) the models support."""
 CONV_FEATURE_SHAPE = (64, 14, 14)
 """Channels-first shape of the last feature map of :class:`ConvVAE`'s encoder (and of its decoder's first)."""
 LOG_2PI = math.log(2.0 * math.pi)
@@ -129,13 +128,6 @@ class _CropBottomRight(nn.Module):
         return x[..., :-1, :-1]
 
 
-def _check_binarize(binarize: bool, likelihood: str) -> None:
-    if binarize and likelihood != "bernoulli":
-        raise ValueError(
-            f"binarize=True draws binary images, which only the Bernoulli likelihood models; got likelihood={likelihood!r}."
-        )
-
-
 class VAE(nn.Module):
     """What every VAE here shares: sampling, the ELBO and its terms, input checks.
 
@@ -153,13 +145,7 @@ class VAE(nn.Module):
 
     def __init__(self, likelihood: str = "bernoulli", std: float = 0.5, beta: float = 1.0, binarize: bool = False) -> None:
         super().__init__()
-        if likelihood not in LIKELIHOODS:
-            raise ValueError(f"likelihood must be one of {', '.join(map(repr, LIKELIHOODS))}, got {likelihood!r}.")
-        if not std > 0:
-            raise ValueError(f"std (the fixed standard deviation of the Gaussian decoder) must be positive, got {std}.")
-        if not beta >= 0:
-            raise ValueError(f"beta (the weight of the KL term) must be >= 0, got {beta}.")
-        _check_binarize(binarize, likelihood)
+        check_vae_settings(likelihood, std, beta, binarize)
         self.likelihood, self.std, self.beta, self.binarize = likelihood, float(std), float(beta), bool(binarize)
 
     @property
