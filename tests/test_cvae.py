@@ -14,6 +14,8 @@ import sys
 import numpy as np
 import pytest
 
+from blobs import blobs
+
 from vae_course import data, theory
 from vae_course.profiles import set_seed
 
@@ -23,10 +25,7 @@ KINDS = list(SMALL)
 
 def images(n: int = 8, seed: int = 0) -> np.ndarray:
     """Blurry blobs in [0, 1], flat (n, 784): easy to reconstruct, so a few steps lower the loss."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    centres = rng.uniform(8, 20, (n, 2, 1, 1))
-    return np.exp(-((yy - centres[:, 0]) ** 2 + (xx - centres[:, 1]) ** 2) / 30.0).astype(np.float32).reshape(n, 784)
+    return blobs(n, seed).reshape(n, 784)
 
 
 def labels(n: int = 8, seed: int = 0) -> np.ndarray:

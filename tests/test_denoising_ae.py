@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blobs import blobs
+
 from vae_course import convert
 
 torch = pytest.importorskip("torch")
@@ -65,8 +67,7 @@ def test_torch_training_corrupts_every_batch_afresh_and_evaluation_does_not():
     seen = []
     model.encoder[1].register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].detach().clone()))
     history = vt.train(model, x, epochs=2, batch_size=32, loss_fn=vt.ae_loss, validation=x, progress=False)
-    train_inputs = [s for s, mode in zip(seen, [True, False, True, False]) if mode]
-    val_inputs = [s for s, mode in zip(seen, [True, False, True, False]) if not mode]
+    train_inputs, val_inputs = seen[0::2], seen[1::2]  # each epoch: one training batch, then validation
     assert len(seen) == 4 and len(history["val_loss"]) == 2
     for given in train_inputs:
         assert given.min() >= 0 and given.max() <= 1
@@ -82,9 +83,7 @@ def test_torch_denoising_ae_learns_to_denoise():
     """Trained on the same few images, the denoising model maps noisy copies closer to the clean ones than a plain one."""
     from vae_course.data import add_gaussian_noise
 
-    yy, xx = np.mgrid[:28, :28]
-    centres = np.random.default_rng(0).uniform(8, 20, (256, 2, 1, 1))
-    x = np.exp(-((yy - centres[:, 0]) ** 2 + (xx - centres[:, 1]) ** 2) / 30.0).astype(np.float32).reshape(256, -1)
+    x = blobs(256).reshape(256, -1)
     noisy = add_gaussian_noise(x, 0.5, np.random.default_rng(1))
     errors = {}
     for name, model in [("plain", vt.DenseAE(16)), ("denoising", vt.DenoisingAE(16, noise_std=0.5))]:

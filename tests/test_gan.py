@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pytest
 
+from blobs import blobs  # stand-in real images where their content does not matter
+
 from vae_course.profiles import set_seed
 
 GENERATOR_PARAMETERS = 64 * 7 * 7 * 128 + 2 * 128 + 128 * 64 * 16 + 2 * 64 + 64 * 16 + 1  # 533,889
@@ -44,14 +46,6 @@ def _mnist(n: int) -> np.ndarray:
 def mnist(data_dir) -> np.ndarray:
     """256 real MNIST digits, (N, 28, 28) float32 in [0, 1]."""
     return _mnist(256)
-
-
-def blobs(n: int = 8, seed: int = 0) -> np.ndarray:
-    """Blurry blobs in [0, 1], (n, 28, 28): stand-in real images where their content does not matter."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    centres = rng.uniform(8, 20, (n, 2, 1, 1))
-    return np.exp(-((yy - centres[:, 0]) ** 2 + (xx - centres[:, 1]) ** 2) / 30.0).astype(np.float32)
 
 
 def softplus(v: np.ndarray) -> np.ndarray:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blobs import blobs
+
 MLP_AE_PARAMETERS = (784 * 512 + 512) + (512 * 2 + 2) + (2 * 512 + 512) + (512 * 784 + 784)  # 806,674
 
 
 def digits(n: int = 64, seed: int = 0) -> np.ndarray:
     """Flat blurry blobs in [0, 1], (n, 784): easy to reconstruct, so a few steps lower the loss."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    centres = rng.uniform(8, 20, (n, 2, 1, 1))
-    blobs = np.exp(-((yy - centres[:, 0]) ** 2 + (xx - centres[:, 1]) ** 2) / 30.0)
-    return blobs.reshape(n, 784).astype(np.float32)
+    return blobs(n, seed).reshape(n, 784)
 
 
 # --- PyTorch --------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from blobs import blobs
+
 from vae_course import metrics
 from vae_course.data import add_gaussian_noise
 
@@ -19,10 +21,7 @@ CONV_DECODER_PARAMETERS = 2 * 2048 + 2048 + 73_792 + 18_464 + 9_248 + 289  # 107
 
 def images(n: int = 64, seed: int = 0) -> np.ndarray:
     """Blurry blobs in [0, 1], (n, 28, 28): easy to reconstruct, so a few steps lower the loss."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    centres = rng.uniform(8, 20, (n, 2, 1, 1))
-    return np.exp(-((yy - centres[:, 0]) ** 2 + (xx - centres[:, 1]) ** 2) / 30.0).astype(np.float32)
+    return blobs(n, seed)
 
 
 def test_transposed_convolution_arithmetic():

@@ -12,6 +12,8 @@ import sys
 import numpy as np
 import pytest
 
+from blobs import blobs
+
 from vae_course import theory
 from vae_course.profiles import set_seed
 
@@ -22,10 +24,7 @@ MLP_PARAMETERS = (784 * 400 + 400) + 2 * (400 * 20 + 20) + (20 * 400 + 400) + (4
 
 def images(n: int = 8, seed: int = 0) -> np.ndarray:
     """Blurry blobs in [0, 1], (n, 28, 28): easy to reconstruct, so a few steps lower the loss."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:28, :28]
-    centres = rng.uniform(8, 20, (n, 2, 1, 1))
-    return np.exp(-((yy - centres[:, 0]) ** 2 + (xx - centres[:, 1]) ** 2) / 30.0).astype(np.float32)
+    return blobs(n, seed)
 
 
 class TorchAdapter:
