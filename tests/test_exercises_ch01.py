@@ -7,21 +7,13 @@ import pytest
 import torch
 from torch import nn
 
+from exercise_helpers import fails_with, stub
+
 from vae_course.checks import ExerciseFailure
 from vae_course.data import add_gaussian_noise
 from vae_course.exercises import ch01
 from vae_course.metrics import anomaly_threshold, bce_loss
 from vae_course.torch import ConvEncoder
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def fails_with(check, fn, message: str, *, hidden: bool = False) -> None:
-    with pytest.raises(ExerciseFailure) as failure:
-        check(fn, hidden=hidden)
-    assert message in str(failure.value), str(failure.value)
 
 
 CHECKS = {

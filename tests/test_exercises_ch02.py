@@ -1,30 +1,13 @@
 """The checks of chapter 02's exercises: right answers pass, and each known mistake is named."""
 
-import types
-
 import numpy as np
 import pytest
+
+from exercise_helpers import copy_of, fails_with, stub
 
 from vae_course import latent, metrics
 from vae_course.checks import ExerciseFailure, solved_or_reference
 from vae_course.exercises import ch02
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def fails_with(check, fn, fragment, hidden=False):
-    with pytest.raises(ExerciseFailure) as info:
-        check(fn, hidden=hidden)
-    assert fragment in str(info.value), f"expected {fragment!r} in {str(info.value)!r}"
-
-
-def _copy_of(fn):
-    """The reference as a different function object (the checks refuse the reference itself when hidden)."""
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-    copy.__kwdefaults__ = fn.__kwdefaults__
-    return copy
 
 
 # Every exercise: (check, reference, an answer that only wraps the reference).
@@ -44,7 +27,7 @@ EXERCISES = {
 @pytest.mark.parametrize("hidden", [False, True])
 def test_reference_passes(name, hidden, capsys):
     check, reference, _ = EXERCISES[name]
-    check(reference if not hidden else _copy_of(reference), hidden=hidden)
+    check(reference if not hidden else copy_of(reference), hidden=hidden)
     out = capsys.readouterr().out
     assert out.count("✔") == 1 and "correct" in out
 

@@ -4,19 +4,11 @@ import numpy as np
 import pytest
 from scipy.special import expit, logsumexp
 
+from exercise_helpers import copy_of, fails_with, stub
+
 from vae_course import theory
 from vae_course.checks import ExerciseFailure
 from vae_course.exercises import ch03
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def fails_with(check, fn, fragment, hidden=False):
-    with pytest.raises(ExerciseFailure) as info:
-        check(fn, hidden=hidden)
-    assert fragment in str(info.value), f"expected {fragment!r} in {str(info.value)!r}"
 
 
 # Every exercise: (check, reference, an answer that only wraps the reference).
@@ -38,18 +30,9 @@ EXERCISES = {
 @pytest.mark.parametrize("hidden", [False, True])
 def test_reference_passes(name, hidden, capsys):
     check, reference, _ = EXERCISES[name]
-    check(reference if not hidden else _copy_of(reference), hidden=hidden)
+    check(reference if not hidden else copy_of(reference), hidden=hidden)
     out = capsys.readouterr().out
     assert out.count("✔") == 1 and "correct" in out
-
-
-def _copy_of(fn):
-    """The reference as a different function object (the checks refuse the reference itself when hidden)."""
-    import types
-
-    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-    copy.__kwdefaults__ = fn.__kwdefaults__
-    return copy
 
 
 @pytest.mark.parametrize("name", EXERCISES)
