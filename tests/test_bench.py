@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -196,6 +197,18 @@ def test_quality_runs_follow_the_profiles_and_the_reference_configuration():
     assert all(run.quick for run in bench.quality_runs(quick=True))
 
 
+def test_full_adds_the_run_the_target_is_for():
+    from vae_course.profiles import get_profile
+
+    runs = {run.name: run for run in bench.quality_runs(full=True)}
+    assert set(runs) == {"mlp_vae_mnist", "conv_vae_mnist", "conv_vae_fashion", "conv_vae_mnist_full"}
+    best, standard = runs["conv_vae_mnist_full"], runs["conv_vae_mnist"]
+    assert (best.profile, best.epochs, best.dataset, best.latent_dim) == ("full", get_profile("full").epochs["conv_vae"], "mnist", 2)
+    assert best.epochs > standard.epochs
+    with pytest.raises(ValueError, match="exclude"):
+        bench.quality_runs(quick=True, full=True)
+
+
 def test_run_quality_scores_a_tiny_model_and_caches_it(data_dir, capsys):
     run = bench.QualityRun(
         "test_bench_mlp", "mlp", "mnist", epochs=2, train_size=256, test_size=64, profile="ci",
@@ -211,6 +224,18 @@ def test_run_quality_scores_a_tiny_model_and_caches_it(data_dir, capsys):
     again = bench.run_quality(run, log=lambda _: None)
     assert not again["trained_now"] and "Loaded trained test_bench_mlp" in capsys.readouterr().out
     assert again["test_neg_elbo_nats"] == result["test_neg_elbo_nats"]
+
+
+def test_a_conv_vae_under_the_full_profile_is_scored_against_the_target(data_dir):
+    run = bench.QualityRun(
+        "test_bench_conv_full", "conv", "mnist", epochs=1, train_size=128, test_size=32, profile="full",
+        batch_size=32, iwae_k=2, iwae_images=8,
+    )
+    result = bench.run_quality(run, log=lambda _: None)
+    assert result["profile"] == "full" and result["target_full_profile_nats"] == 145.0
+    assert result["meets_target"] is False  # one epoch on 128 images is far from 145 nats
+    standard = bench.run_quality(replace(run, name="test_bench_conv_standard", profile="standard"), log=lambda _: None)
+    assert "target_full_profile_nats" in standard and "meets_target" not in standard
 
 
 def test_iwae_is_at_least_the_elbo_on_average():
@@ -252,7 +277,13 @@ def test_report_labels_quick_runs_and_shows_reference_and_target():
     }
     text = bench.format_report({"meta": {"quick": True}, "quality": quality})
     assert "mlp_vae_mnist (quick)" in text and "pytorch/examples: 105.6" in text
-    assert "conv_vae_mnist " in text and "145 (full profile, not run)" in text
+    assert "conv_vae_mnist " in text and "145 under the full profile (run with --full)" in text
+    for neg_elbo, verdict in ((144.2, "met"), (146.0, "MISSED")):
+        full = {**quality["conv_vae_mnist"], "profile": "full", "config": {"epochs": 50}, "test_neg_elbo_nats": neg_elbo,
+                "meets_target": neg_elbo <= 145.0}
+        text = bench.format_report({"meta": {}, "quality": {**quality, "conv_vae_mnist_full": full}})
+        assert f"target <= 145: {verdict}" in text
+        assert "(run with --full)" not in text
 
 
 @pytest.mark.parametrize(
@@ -266,6 +297,8 @@ def test_report_labels_quick_runs_and_shows_reference_and_target():
         ["--steps", "-1"],
         ["--batch-size", "0"],
         ["--unknown"],
+        ["--quick", "--full"],
+        ["--part", "throughput", "--full"],
     ],
 )
 def test_cli_rejects_bad_arguments(argv, capsys):
