@@ -34,6 +34,12 @@ class ExerciseFailure(AssertionError):
         super().__init__(f"{exercise}: {message}")
 
 
+def reject_reference(exercise: str, answer: Any, *references: Any) -> None:
+    """Fail if ``answer`` is one of the package's ``references`` itself, handed in instead of an answer."""
+    if any(answer is reference for reference in references):
+        raise ExerciseFailure(exercise, "this is the package's reference implementation itself; write your own (it earns no points).")
+
+
 @dataclass(frozen=True)
 class Mistake:
     """A known wrong answer: a function that makes the mistake, and what to say about it."""
@@ -195,8 +201,7 @@ def check_function(
     """
     if not callable(student):
         raise ExerciseFailure(exercise, f"expected a function, got {type(student).__name__}.")
-    if any(student is f for f in forbidden):
-        raise ExerciseFailure(exercise, "this is the package's reference implementation itself; write your own (it earns no points).")
+    reject_reference(exercise, student, *forbidden)
     expected = [case.call(reference) for case in cases]
     with forbid(*forbidden):
         for case, want in zip(cases, expected):

@@ -17,7 +17,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vae_course.checks import Case, ExerciseFailure, Mistake, check_function, expect, forbid, passed, run, to_numpy
+from vae_course.checks import (
+    Case, ExerciseFailure, Mistake, check_function, expect, forbid, passed, reject_reference, run, to_numpy,
+)
 from vae_course.data import add_gaussian_noise as reference_add_gaussian_noise
 from vae_course.metrics import anomaly_threshold as reference_anomaly_threshold
 from vae_course.metrics import bce_loss as reference_bce_loss
@@ -30,11 +32,6 @@ __all__ = [
     "BCE_MISTAKES",
     "THRESHOLD_MISTAKES",
 ]
-
-
-def _reject_reference(exercise: str, fn: Any, reference: Any) -> None:
-    if fn is reference:
-        raise ExerciseFailure(exercise, "this is the package's reference implementation itself; write your own (it earns no points).")
 
 
 # --- Exercise 1: binary cross-entropy -------------------------------------------------------------
@@ -113,7 +110,7 @@ def check_bce_loss(fn: Callable[..., Any], hidden: bool = False) -> None:
     exercise = "bce_loss"
     forbidden = (reference_bce_loss,) if hidden else ()
     if hidden:
-        _reject_reference(exercise, fn, reference_bce_loss)
+        reject_reference(exercise, fn, reference_bce_loss)
     interior, extreme = _bce_cases(hidden)
     with np.errstate(all="ignore"):
         # An answer that is right except for clipping passes the first cases: name that mistake whatever the output.
@@ -150,7 +147,7 @@ def check_add_gaussian_noise(fn: Callable[..., Any], hidden: bool = False) -> No
     exercise = "add_gaussian_noise"
     forbidden = (reference_add_gaussian_noise,) if hidden else ()
     if hidden:
-        _reject_reference(exercise, fn, reference_add_gaussian_noise)
+        reject_reference(exercise, fn, reference_add_gaussian_noise)
     if not callable(fn):
         raise ExerciseFailure(exercise, f"expected a function, got {type(fn).__name__}.")
     call = _noise_runner(exercise, fn)
@@ -304,7 +301,7 @@ def check_build_conv_encoder(fn: Callable[..., Any], hidden: bool = False) -> No
     exercise = "build_conv_encoder"
     forbidden = (ConvEncoder, ConvAE) if hidden else ()
     if hidden:
-        _reject_reference(exercise, fn, ConvEncoder)
+        reject_reference(exercise, fn, ConvEncoder)
     if not callable(fn):
         raise ExerciseFailure(exercise, f"expected a function, got {type(fn).__name__}.")
     generator = torch.Generator().manual_seed(0)

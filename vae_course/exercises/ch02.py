@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from vae_course import latent, metrics
-from vae_course.checks import Case, ExerciseFailure, Mistake, check_function, expect, passed, run, to_numpy
+from vae_course.checks import Case, ExerciseFailure, Mistake, check_function, expect, passed, reject_reference, run, to_numpy
 
 __all__ = [
     "check_coverage",
@@ -37,11 +37,6 @@ EX_INTERPOLATE = "Exercise 3 (interpolate)"
 EX_CONFIDENT = "Exercise 4 (confident_rate)"
 
 PERCENT = "you returned a percentage; return a fraction between 0 and 1 (do not multiply by 100)"
-
-
-def _reject_reference(exercise: str, fn: Any, reference: Any) -> None:
-    if fn is reference:
-        raise ExerciseFailure(exercise, "this is the package's reference implementation itself; write your own (it earns no points).")
 
 
 def _compare(
@@ -138,7 +133,7 @@ def check_coverage(coverage: Callable[..., Any], hidden: bool = False) -> None:
     """Exercise 1: share of the cells of a bins x bins grid over [low, high]^2 that hold at least one 2-D code."""
     ex = EX_COVERAGE
     if hidden:
-        _reject_reference(ex, coverage, latent.coverage)
+        reject_reference(ex, coverage, latent.coverage)
     r = np.random.default_rng(201)
     centres = np.array([[-2.0, 1.5], [1.0, -1.0], [2.5, 2.5]])
     clustered = centres[r.integers(0, 3, 150)] + 0.3 * r.standard_normal((150, 2))
@@ -279,7 +274,7 @@ def check_bounding_box_sample(bounding_box_sample: Callable[..., Any], hidden: b
     """Exercise 2: ``rng.uniform(codes.min(axis=0), codes.max(axis=0), size=(n, latent_dim))``."""
     ex = EX_BOX
     if hidden:
-        _reject_reference(ex, bounding_box_sample, latent.bounding_box_sample)
+        reject_reference(ex, bounding_box_sample, latent.bounding_box_sample)
     student, reference = _seeded(bounding_box_sample), _seeded(latent.bounding_box_sample)
     r = np.random.default_rng(202)
     square = Case((r.normal(size=(3, 3)), 5, 7))  # as many codes as dimensions: axis mistakes do not crash
@@ -377,7 +372,7 @@ def check_interpolate(interpolate: Callable[..., Any], hidden: bool = False) -> 
     """Exercise 3: ``(1 - t) * z_start + t * z_end`` for ``t = np.linspace(0, 1, steps)``, one code per row."""
     ex = EX_INTERPOLATE
     if hidden:
-        _reject_reference(ex, interpolate, latent.interpolate)
+        reject_reference(ex, interpolate, latent.interpolate)
     r = np.random.default_rng(203)
     cases = [
         Case((np.array([-2.0, 1.0]), np.array([3.0, 0.5]), 7)),
@@ -460,7 +455,7 @@ def check_confident_rate(confident_rate: Callable[..., Any], hidden: bool = Fals
     """Exercise 4: ``np.mean(probs.max(axis=1) >= threshold)``, a fraction."""
     ex = EX_CONFIDENT
     if hidden:
-        _reject_reference(ex, confident_rate, metrics.confident_rate)
+        reject_reference(ex, confident_rate, metrics.confident_rate)
     try:
         default = inspect.signature(confident_rate).parameters.get("threshold")
     except (TypeError, ValueError):
