@@ -571,9 +571,6 @@ def run_throughput(
     unknown = [m for m in models if m not in THROUGHPUT_MODELS]
     if unknown:
         raise ValueError(f"Unknown model(s) {unknown}: choose from {', '.join(THROUGHPUT_MODELS)}.")
-    from vae_course.torch.vae import ConvVAE as TorchConvVAE
-    from vae_course.torch.vae import MLPVAE as TorchMLPVAE
-
     largest = max(settings.batch_size, 256 if ablation else 0)
     n = settings.steps * largest
     log("throughput: the machine's ceiling (large matrix products) ...")
@@ -581,16 +578,9 @@ def run_throughput(
     throughput, ablations = {}, {}
     for key in models:
         log(f"throughput: {key} ...")
-        if key == "torch_conv_vae":
-            x, variants = _mnist_train(n, "nchw"), _torch_conv_variants(ablation)
-        elif key == "torch_mlp_vae":
-            x, variants = _mnist_train(n, "flat"), _torch_mlp_variants(ablation)
-        else:
-            x, variants = _mnist_train(n, "nhwc"), _keras_conv_variants(ablation)
-        # FLOPs of a step, counted on the PyTorch model (the Keras ConvVAE has the same layers)
-        twin = TorchMLPVAE(hidden=400, latent_dim=20) if key == "torch_mlp_vae" else TorchConvVAE()
-        flop = flop_per_image(twin, _mnist_train(settings.batch_size, "flat" if key == "torch_mlp_vae" else "nchw"))
-        results = measure(variants, x, settings, clock=clock)
+        layout, variants, counted = _throughput_model(key, ablation)
+        flop = flop_per_image(counted, _mnist_train(settings.batch_size, "nchw" if layout == "nhwc" else layout))
+        results = measure(variants, _mnist_train(n, layout), settings, clock=clock)
         threads = _torch_threads() if key.startswith("torch") else _keras_threads()
         baseline, optimized = results["baseline"]["img_s"], results["optimized"]["img_s"]
         throughput[key] = {
@@ -609,6 +599,17 @@ def run_throughput(
                 for name, result in results.items()
             ]
     return throughput, ablations
+
+
+def _throughput_model(key: str, ablation: bool) -> tuple[str, list[Variant], Any]:
+    """One throughput model's image layout, its variants, and the PyTorch model whose FLOPs are counted."""
+    from vae_course.torch.vae import ConvVAE, MLPVAE
+
+    if key == "torch_mlp_vae":
+        return "flat", _torch_mlp_variants(ablation), MLPVAE(hidden=400, latent_dim=20)
+    if key == "torch_conv_vae":
+        return "nchw", _torch_conv_variants(ablation), ConvVAE()
+    return "nhwc", _keras_conv_variants(ablation), ConvVAE()  # the Keras ConvVAE has the same layers
 
 
 def _torch_threads() -> int:
