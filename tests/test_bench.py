@@ -219,6 +219,7 @@ def test_run_quality_scores_a_tiny_model_and_caches_it(data_dir, capsys):
         assert positive_finite(result[key]), key
     assert result["test_neg_elbo_nats"] == pytest.approx(result["test_reconstruction_nats"] + result["test_kl_nats"], abs=0.01)
     assert result["test_neg_elbo_nats"] < 784 * math.log(2)  # better than predicting 0.5 for every pixel
+    assert 0 < result["test_neg_elbo_standard_error_nats"] < 0.2 * result["test_neg_elbo_nats"]
     assert (result["iwae_k"], result["iwae_images"], result["quick"], result["trained_now"]) == (5, 16, True, True)
     assert result["config"]["test_size"] == 64 and result["profile"] == "ci"
     again = bench.run_quality(run, log=lambda _: None)
@@ -236,6 +237,17 @@ def test_a_conv_vae_under_the_full_profile_is_scored_against_the_target(data_dir
     assert result["meets_target"] is False  # one epoch on 128 images is far from 145 nats
     standard = bench.run_quality(replace(run, name="test_bench_conv_standard", profile="standard"), log=lambda _: None)
     assert "target_full_profile_nats" in standard and "meets_target" not in standard
+
+
+def test_per_image_neg_elbo_averages_to_vae_evaluate_and_is_seeded():
+    set_seed(0)
+    model = MLPVAE(hidden=16, latent_dim=2)
+    x = np.random.default_rng(0).uniform(size=(1100, 784)).astype(np.float32)  # three batches, the last one short
+    per_image = bench.per_image_neg_elbo(model, x, seed=3)
+    assert per_image.shape == (1100,) and np.isfinite(per_image).all()
+    assert per_image.mean() == pytest.approx(vae_evaluate(model, x, seed=3)["loss"], rel=1e-6)
+    np.testing.assert_array_equal(bench.per_image_neg_elbo(model, x, seed=3), per_image)
+    assert not np.array_equal(bench.per_image_neg_elbo(model, x, seed=4), per_image)
 
 
 def test_iwae_is_at_least_the_elbo_on_average():
@@ -278,11 +290,13 @@ def test_report_labels_quick_runs_and_shows_reference_and_target():
     text = bench.format_report({"meta": {"quick": True}, "quality": quality})
     assert "mlp_vae_mnist (quick)" in text and "pytorch/examples: 105.6" in text
     assert "conv_vae_mnist " in text and "145 under the full profile (run with --full)" in text
+    with_error = {**quality["conv_vae_mnist"], "test_neg_elbo_standard_error_nats": 0.314}
+    assert "150.00 ± 0.31" in bench.format_report({"meta": {}, "quality": {"conv_vae_mnist": with_error}})
     for neg_elbo, verdict in ((144.2, "met"), (146.0, "MISSED")):
         full = {**quality["conv_vae_mnist"], "profile": "full", "config": {"epochs": 50}, "test_neg_elbo_nats": neg_elbo,
                 "meets_target": neg_elbo <= 145.0}
         text = bench.format_report({"meta": {}, "quality": {**quality, "conv_vae_mnist_full": full}})
-        assert f"target <= 145: {verdict}" in text
+        assert f"target <= 145: {verdict}" in text and f"{neg_elbo:.2f} " in text
         assert "(run with --full)" not in text
 
 
