@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vae_course import checks
-from vae_course.checks import Case, ExerciseFailure, Mistake, check_function
+from vae_course.checks import Case, ExerciseFailure, Mistake, check_function, compare_quietly, matches_summary
 
 
 def reference_sum_sq(x):
@@ -103,3 +103,19 @@ def test_solved_or_reference(capsys):
 def test_to_numpy_handles_nested_and_scalars():
     out = checks.to_numpy((np.float32(1.5), [np.ones(2)]))
     assert isinstance(out, tuple) and out[0].shape == () and out[1][0].shape == (2,)
+
+
+def test_compare_quietly_prints_nothing_and_forbids_the_reference_when_hidden(capsys):
+    def square(x):
+        return x**2
+
+    cases = [Case((np.arange(3.0),))]
+    compare_quietly("Ex", lambda x: x * x, square, cases, hidden=True)
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ExerciseFailure, match="Ex: "):
+        compare_quietly("Ex", lambda x: x + x, square, cases, hidden=False)
+    with pytest.raises(ExerciseFailure, match="reference implementation itself"):
+        compare_quietly("Ex", square, square, cases, hidden=True)
+    compare_quietly("Ex", square, square, cases, hidden=False)
+    assert matches_summary(3, True) == "matches the reference on 3 inputs, hidden edge cases included"
+    assert matches_summary(1, False) == "matches the reference on 1 input"

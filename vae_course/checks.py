@@ -220,6 +220,33 @@ def check_function(
     passed(exercise, f"matches the reference on {len(cases)} test inputs")
 
 
+def compare_quietly(
+    exercise: str,
+    student: Callable[..., Any],
+    reference: Callable[..., Any],
+    cases: Sequence[Case],
+    *,
+    hidden: bool,
+    forbidden: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> None:
+    """:func:`check_function` without its success line, for checks that compare several times and print one line at the end.
+
+    Under the hidden tests ``reference`` is forbidden unless ``forbidden``
+    says otherwise. Floating-point warnings are silenced: known wrong
+    variants overflow on purpose.
+    """
+    if forbidden is None:
+        forbidden = (reference,) if hidden else ()
+    with redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+        check_function(exercise, student, reference, cases, forbidden=forbidden, **kwargs)
+
+
+def matches_summary(cases: int, hidden: bool) -> str:
+    """What a passing check compared, for its success line."""
+    return f"matches the reference on {cases} input{'s' if cases != 1 else ''}" + (", hidden edge cases included" if hidden else "")
+
+
 def expect(exercise: str, condition: bool, message: str) -> None:
     """Raise :class:`ExerciseFailure` with ``message`` unless ``condition`` holds."""
     if not condition:

@@ -10,15 +10,15 @@ the reference.
 from __future__ import annotations
 
 import inspect
-import io
-from contextlib import redirect_stdout
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 from scipy import stats
 
 from vae_course import latent, metrics
-from vae_course.checks import Case, ExerciseFailure, Mistake, check_function, expect, passed, reject_reference, run, to_numpy
+from vae_course.checks import (
+    Case, ExerciseFailure, Mistake, compare_quietly, expect, matches_summary, passed, reject_reference, run, to_numpy,
+)
 
 __all__ = [
     "check_coverage",
@@ -37,28 +37,6 @@ EX_INTERPOLATE = "Exercise 3 (interpolate)"
 EX_CONFIDENT = "Exercise 4 (confident_rate)"
 
 PERCENT = "you returned a percentage; return a fraction between 0 and 1 (do not multiply by 100)"
-
-
-def _compare(
-    exercise: str,
-    student: Callable[..., Any],
-    reference: Callable[..., Any],
-    cases: Sequence[Case],
-    *,
-    hidden: bool,
-    mistakes: Sequence[Mistake] = (),
-    forbidden: Sequence[Any] | None = None,
-    **kwargs: Any,
-) -> None:
-    """:func:`check_function` without its success line, with floating-point warnings silenced."""
-    if forbidden is None:
-        forbidden = (reference,) if hidden else ()
-    with redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-        check_function(exercise, student, reference, cases, mistakes=mistakes, forbidden=forbidden, **kwargs)
-
-
-def _summary(cases: int, hidden: bool) -> str:
-    return f"matches the reference on {cases} inputs" + (", hidden edge cases included" if hidden else "")
 
 
 # --------------------------------------------------------------------------- Exercise 1
@@ -151,8 +129,8 @@ def check_coverage(coverage: Callable[..., Any], hidden: bool = False) -> None:
             Case((r.uniform(-1.0, 1.0, (20_000, 2)), 30, -1.0, 1.0)),  # the square filled
             Case(((2.0 * r.standard_normal((300, 2))).astype(np.float32), 12, -6.0, 6.0)),  # float32
         ]
-    _compare(ex, coverage, latent.coverage, cases, hidden=hidden, mistakes=COVERAGE_MISTAKES)
-    passed(ex, _summary(len(cases), hidden))
+    compare_quietly(ex, coverage, latent.coverage, cases, hidden=hidden, mistakes=COVERAGE_MISTAKES)
+    passed(ex, matches_summary(len(cases), hidden))
 
 
 # --------------------------------------------------------------------------- Exercise 2
@@ -300,7 +278,7 @@ def check_bounding_box_sample(bounding_box_sample: Callable[..., Any], hidden: b
     mistakes = [Mistake(m.message, _seeded(m.fn)) for m in BOX_MISTAKES]
     forbidden = (latent.bounding_box_sample,) if hidden else ()
     try:
-        _compare(ex, student, reference, cases, hidden=hidden, mistakes=mistakes, forbidden=forbidden, hints=HINTS)
+        compare_quietly(ex, student, reference, cases, hidden=hidden, mistakes=mistakes, forbidden=forbidden, hints=HINTS)
     except ExerciseFailure as failure:
         if "for input" not in str(failure):
             raise
@@ -309,7 +287,7 @@ def check_bounding_box_sample(bounding_box_sample: Callable[..., Any], hidden: b
             ex, f"{str(failure).split(': ', 1)[1]} Your codes are uniform over the box, but draw them with a single call "
             "rng.uniform(low, high, size=(n, latent_dim)) so that they match the reference draw for draw."
         ) from None
-    passed(ex, f"{_summary(len(cases), hidden)}, with the generator it is given")
+    passed(ex, f"{matches_summary(len(cases), hidden)}, with the generator it is given")
 
 
 # --------------------------------------------------------------------------- Exercise 3
@@ -395,8 +373,8 @@ def check_interpolate(interpolate: Callable[..., Any], hidden: bool = False) -> 
         ex, isinstance(got, np.ndarray),
         f"it returned {type(got).__name__}; return a NumPy array of shape (steps, latent_dim) (np.array(...) or np.stack(...) of a list)",
     )
-    _compare(ex, interpolate, latent.interpolate, cases, hidden=hidden, mistakes=INTERPOLATE_MISTAKES)
-    passed(ex, _summary(len(cases), hidden))
+    compare_quietly(ex, interpolate, latent.interpolate, cases, hidden=hidden, mistakes=INTERPOLATE_MISTAKES)
+    passed(ex, matches_summary(len(cases), hidden))
 
 
 # --------------------------------------------------------------------------- Exercise 4
@@ -483,5 +461,5 @@ def check_confident_rate(confident_rate: Callable[..., Any], hidden: bool = Fals
             Case((_probabilities(r, 1_000, 10, 0.2).astype(np.float32),), {"threshold": 0.8}),  # float32
         ]
     hints = ((TypeError, DEFAULT_THRESHOLD + ": the test also calls confident_rate(probs) alone"),)
-    _compare(ex, confident_rate, metrics.confident_rate, cases, hidden=hidden, mistakes=CONFIDENT_MISTAKES, hints=hints)
-    passed(ex, _summary(len(cases), hidden))
+    compare_quietly(ex, confident_rate, metrics.confident_rate, cases, hidden=hidden, mistakes=CONFIDENT_MISTAKES, hints=hints)
+    passed(ex, matches_summary(len(cases), hidden))

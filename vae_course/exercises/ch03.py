@@ -9,8 +9,6 @@ calls the reference.
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -18,7 +16,7 @@ from scipy import stats
 from scipy.special import logsumexp
 
 from vae_course import theory
-from vae_course.checks import Case, ExerciseFailure, Mistake, check_function, expect, passed, run, to_numpy
+from vae_course.checks import Case, ExerciseFailure, Mistake, compare_quietly, expect, matches_summary, passed, run, to_numpy
 
 EX_KL = "Exercise 1 (gaussian_kl)"
 EX_REPARAMETERIZE = "Exercise 2 (reparameterize)"
@@ -50,26 +48,11 @@ def _bernoulli_terms(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
 
 
 def _compare(
-    exercise: str,
-    student: Callable[..., Any],
-    reference: Callable[..., Any],
-    cases: Sequence[Case],
-    *,
-    hidden: bool,
-    mistakes: Sequence[Mistake] = (),
-    rtol: float = 1e-5,
-    atol: float = 1e-6,
-    **kwargs: Any,
+    exercise: str, student: Callable[..., Any], reference: Callable[..., Any], cases: Sequence[Case], *, hidden: bool,
+    mistakes: Sequence[Mistake] = (), **kwargs: Any,
 ) -> None:
-    """:func:`check_function` without its success line (each check prints one line at the end).
-
-    Floating-point warnings are silenced: known wrong variants overflow on purpose.
-    """
-    with redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-        check_function(
-            exercise, student, reference, cases, mistakes=mistakes, hints=(AXIS_HINT,),
-            forbidden=(reference,) if hidden else (), rtol=rtol, atol=atol, **kwargs,
-        )
+    """:func:`~vae_course.checks.compare_quietly` with the hint for answers that reduce over the wrong axis."""
+    compare_quietly(exercise, student, reference, cases, hidden=hidden, mistakes=mistakes, hints=(AXIS_HINT,), **kwargs)
 
 
 def _finite(exercise: str, student: Callable[..., Any], case: Case, message: str) -> None:
@@ -78,10 +61,6 @@ def _finite(exercise: str, student: Callable[..., Any], case: Case, message: str
         got = to_numpy(run(exercise, student, case))
     if isinstance(got, np.ndarray) and got.dtype.kind in "fc" and not np.all(np.isfinite(got)):
         raise ExerciseFailure(exercise, message)
-
-
-def _summary(cases: int, hidden: bool) -> str:
-    return f"matches the reference on {cases} inputs" + (", hidden edge cases included" if hidden else "")
 
 
 # --------------------------------------------------------------------------- Exercise 1
@@ -162,7 +141,7 @@ def check_gaussian_kl(gaussian_kl: Callable[..., Any], hidden: bool = False) -> 
         single = [Case((r.normal(size=(3, 2)).astype(np.float32), r.normal(size=(3, 2)).astype(np.float32)))]
         _compare(EX_KL, gaussian_kl, theory.gaussian_kl, single, hidden=hidden, mistakes=KL_MISTAKES, rtol=1e-4, atol=1e-5)
         n += 1
-    passed(EX_KL, _summary(n, hidden))
+    passed(EX_KL, matches_summary(n, hidden))
 
 
 # --------------------------------------------------------------------------- Exercise 2
@@ -265,7 +244,7 @@ def check_reparameterize(reparameterize: Callable[..., Any], hidden: bool = Fals
             ex, f"{str(failure).split(': ', 1)[1]} Your samples have the right distribution, but draw eps with a single "
             "call eps = rng.standard_normal(np.shape(z_mean)) so that they match the reference sample for sample."
         ) from None
-    passed(ex, f"the samples have the right distribution and {_summary(len(cases), hidden)}")
+    passed(ex, f"the samples have the right distribution and {matches_summary(len(cases), hidden)}")
 
 
 # --------------------------------------------------------------------------- Exercise 3
@@ -348,7 +327,7 @@ def check_monte_carlo_kl(monte_carlo_kl: Callable[..., Any], hidden: bool = Fals
             Case((r.normal(size=(2, 5)), r.normal(size=(2, 5)), r.standard_normal((2_000, 2, 5)))),  # many samples
         ]
     _compare(EX_MONTE_CARLO_KL, monte_carlo_kl, theory.monte_carlo_kl, cases, hidden=hidden, mistakes=MONTE_CARLO_KL_MISTAKES)
-    passed(EX_MONTE_CARLO_KL, _summary(len(cases), hidden))
+    passed(EX_MONTE_CARLO_KL, matches_summary(len(cases), hidden))
 
 
 # --------------------------------------------------------------------------- Exercise 4
@@ -422,7 +401,7 @@ def check_bernoulli_log_likelihood(bernoulli_log_likelihood: Callable[..., Any],
         _compare(ex, bernoulli_log_likelihood, theory.bernoulli_log_likelihood, single, hidden=hidden, mistakes=BERNOULLI_MISTAKES,
                  rtol=1e-4, atol=1e-4)
         n += 1
-    passed(ex, _summary(n, hidden) + ", logits of +-1000 included")
+    passed(ex, matches_summary(n, hidden) + ", logits of +-1000 included")
 
 
 # --------------------------------------------------------------------------- Exercise 5
@@ -544,7 +523,7 @@ def check_elbo(elbo: Callable[..., Any], hidden: bool = False) -> None:
         _finite(ex, elbo, case, NOT_FINITE_ELBO)
     if confident:
         _compare(ex, elbo, theory.elbo, confident, hidden=hidden, mistakes=ELBO_MISTAKES)
-    passed(ex, _summary(len(cases) + len(confident), hidden))
+    passed(ex, matches_summary(len(cases) + len(confident), hidden))
 
 
 # --------------------------------------------------------------------------- Exercise 6
@@ -614,4 +593,4 @@ def check_importance_weighted_bound(importance_weighted_bound: Callable[..., Any
         _compare(ex, importance_weighted_bound, theory.importance_weighted_bound, single, hidden=hidden, mistakes=IW_BOUND_MISTAKES,
                  rtol=1e-5, atol=1e-3)
         n += 1
-    passed(ex, _summary(n, hidden))
+    passed(ex, matches_summary(n, hidden))
