@@ -160,6 +160,7 @@ def train(
     x = _prepare(x_train, model, "x_train", value_range)
     target = x if x_target is None else _prepare_target(x_target, x, model, "x_target", value_range)
     x, target = x.to(dev), target.to(dev)
+    x_val = t_val = None
     if isinstance(validation, tuple):
         x_val = _prepare(validation[0], model, "validation inputs", value_range)
         t_val = _prepare_target(validation[1], x_val, model, "validation targets", value_range).to(dev)
@@ -171,13 +172,12 @@ def train(
     channels_last = _use_channels_last(model, x, dev)
     if channels_last:
         x, target = _to_channels_last(x), _to_channels_last(target)
-        if validation is not None:
+        if x_val is not None:
             x_val, t_val = _to_channels_last(x_val), _to_channels_last(t_val)
         model.to(memory_format=torch.channels_last)
     try:
         return _train_loop(
-            model, x, target, x_val if validation is not None else None, t_val if validation is not None else None,
-            epochs=epochs, batch_size=batch_size, loss_fn=loss_fn, lr=lr, dev=dev, seed=seed,
+            model, x, target, x_val, t_val, epochs=epochs, batch_size=batch_size, loss_fn=loss_fn, lr=lr, dev=dev, seed=seed,
             evaluate_fn=evaluate_fn, progress=progress,
         )
     finally:
