@@ -142,36 +142,25 @@ RNG_IGNORED = (
 NOT_UNIFORM = "your codes are not uniform over the bounding box of the codes"
 
 
-def _box(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return z.min(axis=0), z.max(axis=0)
-
+FROM_THE_PRIOR = (
+    "you drew from N(0, I): that is the prior of a VAE, and nothing makes an autoencoder's codes follow it. "
+    "Draw uniformly in the bounding box: rng.uniform(low, high, size=(n, latent_dim))"
+)
+FROM_THE_UNIT_BOX = (
+    "you drew from [0, 1) in every dimension: stretch the draws to the box, low + (high - low) * u, "
+    "or use rng.uniform(low, high, size=(n, latent_dim))"
+)
 
 BOX_MISTAKES = [
-    Mistake(
-        "you drew from N(0, I): that is the prior of a VAE, and nothing makes an autoencoder's codes follow it. "
-        "Draw uniformly in the bounding box: rng.uniform(low, high, size=(n, latent_dim))",
-        lambda z, n, rng: rng.standard_normal((n, z.shape[1])),
-    ),
-    Mistake(
-        "you drew from N(0, I): that is the prior of a VAE, and nothing makes an autoencoder's codes follow it. "
-        "Draw uniformly in the bounding box: rng.uniform(low, high, size=(n, latent_dim))",
-        lambda z, n, rng: rng.normal(size=(n, z.shape[1])),
-    ),
+    Mistake(FROM_THE_PRIOR, lambda z, n, rng: rng.standard_normal((n, z.shape[1]))),
+    Mistake(FROM_THE_PRIOR, lambda z, n, rng: rng.normal(size=(n, z.shape[1]))),
     Mistake(
         "you drew from a Gaussian fitted to the codes (their mean and standard deviation); this exercise asks for "
         "uniform draws in their bounding box, rng.uniform(low, high, size=(n, latent_dim))",
         lambda z, n, rng: rng.normal(z.mean(axis=0), z.std(axis=0), size=(n, z.shape[1])),
     ),
-    Mistake(
-        "you drew from [0, 1) in every dimension: stretch the draws to the box, low + (high - low) * u, "
-        "or use rng.uniform(low, high, size=(n, latent_dim))",
-        lambda z, n, rng: rng.random((n, z.shape[1])),
-    ),
-    Mistake(
-        "you drew from [0, 1) in every dimension: stretch the draws to the box, low + (high - low) * u, "
-        "or use rng.uniform(low, high, size=(n, latent_dim))",
-        lambda z, n, rng: rng.uniform(size=(n, z.shape[1])),
-    ),
+    Mistake(FROM_THE_UNIT_BOX, lambda z, n, rng: rng.random((n, z.shape[1]))),
+    Mistake(FROM_THE_UNIT_BOX, lambda z, n, rng: rng.uniform(size=(n, z.shape[1]))),
     Mistake(
         "you took the minimum and maximum over all the numbers at once: the box has its own bounds in each "
         "dimension, codes.min(axis=0) and codes.max(axis=0)",
@@ -230,7 +219,7 @@ HINTS = ((_SwappedBounds, SWAPPED_BOUNDS),)
 def _box_statistics(exercise: str, sample: Callable[[np.ndarray, int, int], Any]) -> None:
     """Explain an answer that matches neither the reference nor a known mistake, from 20,000 of its draws."""
     codes = np.array([[-3.0, 0.5, 10.0], [1.0, 2.0, 12.0], [-1.0, 4.0, 11.0], [0.0, 1.0, 10.5]])
-    low, high = _box(codes)
+    low, high = latent.bounding_box(codes)
     with np.errstate(all="ignore"):
         z = np.asarray(to_numpy(run(exercise, sample, Case((codes, 20_000, 2024)), HINTS)), dtype=float)
     expect(exercise, z.shape == (20_000, 3), f"for 20,000 codes of dimension 3 it returned shape {z.shape}, expected (20000, 3)")
