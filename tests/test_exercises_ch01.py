@@ -373,3 +373,16 @@ def test_importing_ch01_imports_no_framework():
     code = "import sys, vae_course.exercises.ch01; print('torch' in sys.modules, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# The nbgrader round trip (tests/test_grading.py) submits this plausible wrong answer:
+# grade id -> (cell source, what the feedback must say).
+ROUND_TRIP_WRONG_ANSWERS = {
+    # Keras's 'binary_crossentropy' habit: a per-pixel mean instead of a sum per image
+    "ex1_bce_loss": (
+        "def bce_loss(x, x_hat, eps=1e-7):\n"
+        "    x_hat = np.clip(x_hat, eps, 1 - eps)\n"
+        "    return float(np.mean(-(x * np.log(x_hat) + (1 - x) * np.log(1 - x_hat))))\n",
+        "you averaged over the pixels",
+    ),
+}

@@ -271,3 +271,16 @@ def test_confident_rate_accepts_a_loop(capsys):
 
     ch02.check_confident_rate(loop, hidden=True)
     assert "✔" in capsys.readouterr().out
+
+
+# The nbgrader round trip (tests/test_grading.py) submits this plausible wrong answer:
+# grade id -> (cell source, what the feedback must say).
+ROUND_TRIP_WRONG_ANSWERS = {
+    # the path stops one step short of z_end: np.arange(steps) / steps never reaches t = 1
+    "ex3_interpolate": (
+        "def interpolate(z_start, z_end, steps):\n"
+        "    t = np.arange(steps)[:, None] / steps\n"
+        "    return (1 - t) * z_start + t * z_end\n",
+        "stops short of z_end",
+    ),
+}

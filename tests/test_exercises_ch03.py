@@ -295,3 +295,15 @@ def test_importance_weighted_bound_accepts_a_max_shifted_log_mean_exp(capsys):
 
     ch03.check_importance_weighted_bound(shifted, hidden=True)
     assert "✔" in capsys.readouterr().out
+
+
+# The nbgrader round trip (tests/test_grading.py) submits this plausible wrong answer:
+# grade id -> (cell source, what the feedback must say).
+ROUND_TRIP_WRONG_ANSWERS = {
+    # seed 002's bug: the log-variance used as if it were the log of the standard deviation
+    "ex2_reparameterize": (
+        "def reparameterize(z_mean, z_log_var, rng):\n"
+        "    return z_mean + np.exp(z_log_var) * rng.standard_normal(np.shape(z_mean))\n",
+        "exp(log_var) as the standard deviation",
+    ),
+}

@@ -7,6 +7,8 @@
   the student gets back names the mistake.
 """
 
+import importlib
+
 import nbformat
 import pytest
 
@@ -14,45 +16,21 @@ from conftest import ROOT
 from grading import Course, answered, solution_answers
 from vae_course.release import assignments
 
-# A plausible wrong answer per chapter: grade id -> (cell source, what the feedback must say).
-WRONG_ANSWERS: dict[str, dict[str, tuple[str, str]]] = {
-    "01_autoencoders": {
-        # Keras's 'binary_crossentropy' habit: a per-pixel mean instead of a sum per image
-        "ex1_bce_loss": (
-            "def bce_loss(x, x_hat, eps=1e-7):\n"
-            "    x_hat = np.clip(x_hat, eps, 1 - eps)\n"
-            "    return float(np.mean(-(x * np.log(x_hat) + (1 - x) * np.log(1 - x_hat))))\n",
-            "you averaged over the pixels",
-        ),
-    },
-    "02_ae_limitations": {
-        # the path stops one step short of z_end: np.arange(steps) / steps never reaches t = 1
-        "ex3_interpolate": (
-            "def interpolate(z_start, z_end, steps):\n"
-            "    t = np.arange(steps)[:, None] / steps\n"
-            "    return (1 - t) * z_start + t * z_end\n",
-            "stops short of z_end",
-        ),
-    },
-    "03_vae_theory": {
-        # seed 002's bug: the log-variance used as if it were the log of the standard deviation
-        "ex2_reparameterize": (
-            "def reparameterize(z_mean, z_log_var, rng):\n"
-            "    return z_mean + np.exp(z_log_var) * rng.standard_normal(np.shape(z_mean))\n",
-            "exp(log_var) as the standard deviation",
-        ),
-    },
-}
+# Each chapter's test module (tests/test_exercises_chNN.py) names a plausible
+# wrong answer in ROUND_TRIP_WRONG_ANSWERS: grade id -> (cell source, what the
+# feedback must say).
+def wrong_answers(assignment: str) -> dict[str, tuple[str, str]]:
+    module = importlib.import_module(f"test_exercises_ch{assignment[:2]}")
+    return module.ROUND_TRIP_WRONG_ANSWERS
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", assignments(ROOT))
 def test_grading_round_trip(tmp_path, assignment):
-    assert assignment in WRONG_ANSWERS, f"add a plausible wrong answer for {assignment} to WRONG_ANSWERS"
     course = Course(tmp_path)
     student_version = course.release(assignment)
     solutions = solution_answers(assignment)
-    wrong = WRONG_ANSWERS[assignment]
+    wrong = wrong_answers(assignment)
     course.submit("perfect", assignment, answered(student_version, solutions))
     course.submit("untouched", assignment, student_version)
     course.submit("wrong", assignment, answered(student_version, {**solutions, **{k: v[0] for k, v in wrong.items()}}))

@@ -7,7 +7,10 @@ from conftest import ROOT
 from vae_course.release import assignments
 
 CHAPTERS = assignments(ROOT)
-MIN_EXERCISES = {"01_autoencoders": 4, "02_ae_limitations": 3, "03_vae_theory": 5}
+MIN_EXERCISES = {
+    "01_autoencoders": 4, "02_ae_limitations": 3, "03_vae_theory": 5,
+    "04_vae_keras": 4, "05_vae_pytorch": 4, "06_conditional_vae": 4, "07_vae_vs_gan": 4,
+}
 
 
 def load(folder: str, name: str) -> nbformat.NotebookNode:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import random
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
@@ -38,9 +38,17 @@ class Profile:
     epochs: Mapping[str, int]
     """Epochs per model family, e.g. ``profile.epochs["conv_ae"]``."""
     batch_size: int = 128
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    """Training-set sizes of named experiments smaller than ``train_size``, e.g.
+    ``profile.sizes["ch04_settings"]``; read them with :meth:`size`."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "epochs", MappingProxyType(dict(self.epochs)))
+        object.__setattr__(self, "sizes", MappingProxyType(dict(self.sizes)))
+
+    def size(self, experiment: str) -> int:
+        """Training images for ``experiment``: its entry in ``sizes``, else ``train_size``."""
+        return min(self.sizes.get(experiment, self.train_size), self.train_size)
 
     def __str__(self) -> str:
         epochs = ", ".join(f"{family} {n}" for family, n in self.epochs.items())
@@ -57,21 +65,75 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             description="smoke test: tiny data, one or two epochs",
             train_size=2_048,
             test_size=512,
-            epochs={"dense_ae": 2, "conv_ae": 1, "vae": 1, "conv_vae": 1, "cvae": 1, "gan": 1, "classifier": 2},
+            epochs={
+                "dense_ae": 2,
+                "conv_ae": 1,
+                "vae": 1,
+                "conv_vae": 1,
+                "cvae": 1,
+                "gan": 1,
+                "classifier": 2,
+                # ci epochs · 04_vae_keras
+                # ci epochs · 05_vae_pytorch
+                # ci epochs · 06_conditional_vae
+                # ci epochs · 07_vae_vs_gan
+            },
+            sizes={
+                # ci sizes · 04_vae_keras
+                # ci sizes · 05_vae_pytorch
+                # ci sizes · 06_conditional_vae
+                # ci sizes · 07_vae_vs_gan
+            },
         ),
         "standard": Profile(
             name="standard",
             description="minutes on a laptop CPU, good figures",
             train_size=60_000,
             test_size=10_000,
-            epochs={"dense_ae": 10, "conv_ae": 5, "vae": 10, "conv_vae": 10, "cvae": 10, "gan": 10, "classifier": 8},
+            epochs={
+                "dense_ae": 10,
+                "conv_ae": 5,
+                "vae": 10,
+                "conv_vae": 10,
+                "cvae": 10,
+                "gan": 10,
+                "classifier": 8,
+                # standard epochs · 04_vae_keras
+                # standard epochs · 05_vae_pytorch
+                # standard epochs · 06_conditional_vae
+                # standard epochs · 07_vae_vs_gan
+            },
+            sizes={
+                # standard sizes · 04_vae_keras
+                # standard sizes · 05_vae_pytorch
+                # standard sizes · 06_conditional_vae
+                # standard sizes · 07_vae_vs_gan
+            },
         ),
         "full": Profile(
             name="full",
             description="best quality, all data, many epochs (use a GPU if you have one)",
             train_size=60_000,
             test_size=10_000,
-            epochs={"dense_ae": 50, "conv_ae": 30, "vae": 50, "conv_vae": 50, "cvae": 50, "gan": 50, "classifier": 15},
+            epochs={
+                "dense_ae": 50,
+                "conv_ae": 30,
+                "vae": 50,
+                "conv_vae": 50,
+                "cvae": 50,
+                "gan": 50,
+                "classifier": 15,
+                # full epochs · 04_vae_keras
+                # full epochs · 05_vae_pytorch
+                # full epochs · 06_conditional_vae
+                # full epochs · 07_vae_vs_gan
+            },
+            sizes={
+                # full sizes · 04_vae_keras
+                # full sizes · 05_vae_pytorch
+                # full sizes · 06_conditional_vae
+                # full sizes · 07_vae_vs_gan
+            },
         ),
     }
 )
