@@ -32,8 +32,20 @@ def test_profiles_grow():
     assert ci.epochs.keys() == standard.epochs.keys() == full.epochs.keys()
     for family in ci.epochs:
         assert ci.epochs[family] <= standard.epochs[family] <= full.epochs[family]
+    assert ci.sizes.keys() == standard.sizes.keys() == full.sizes.keys()
+    for experiment in ci.sizes:
+        assert ci.size(experiment) <= standard.size(experiment) <= full.size(experiment)
     with pytest.raises(TypeError):
         ci.epochs["conv_ae"] = 100  # one place decides: profiles are read-only
+    with pytest.raises(TypeError):
+        ci.sizes["anything"] = 100
+
+
+def test_size_of_an_experiment():
+    profile = profiles.Profile("p", "test", train_size=1_000, test_size=10, epochs={}, sizes={"small": 200, "big": 5_000})
+    assert profile.size("small") == 200
+    assert profile.size("big") == 1_000  # never more than the profile's training set
+    assert profile.size("unlisted") == 1_000
 
 
 def test_set_seed_repeats_numpy():
