@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Measure how long each chapter takes: run it top to bottom, and autograde one submission.
+
+    .venv/bin/python tools/time_chapters.py                       # every chapter, ci and standard
+    .venv/bin/python tools/time_chapters.py 04_vae_keras --profiles ci
+    .venv/bin/python tools/time_chapters.py --autograde           # also time `nbgrader autograde`
+
+For each chapter and profile the solution notebook is executed twice in a
+fresh kernel: first with an empty model cache (cold: every model trains), then
+again with the cache the first run filled (warm). With ``--autograde`` the
+chapter is released into a throw-away nbgrader course, the solution is
+submitted as one student, and ``nbgrader autograde`` is timed (under ``ci``,
+with an empty model cache, as an instructor's first grading run would be).
+
+The chapter budgets: at most 60 s under ``ci`` and 5 minutes under
+``standard`` (cold, alone on a 2-core machine), and 30 s to autograde one
+submission. Times are wall-clock: run nothing else heavy meanwhile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from vae_course.release import assignments, tool_env  # noqa: E402
+
+BUDGET_S = {"ci": 60, "standard": 300}
+AUTOGRADE_BUDGET_S = 30
+
+
+def execute(chapter: str, profile: str, cache: Path) -> float:
+    """Seconds to execute the solution notebook of ``chapter`` under ``profile`` with model cache ``cache``."""
+    path = ROOT / "solutions" / chapter / f"{chapter}.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    os.environ.update(VAE_COURSE_PROFILE=profile, VAE_COURSE_CACHE=str(cache), MPLBACKEND="Agg")
+    client = NotebookClient(notebook, timeout=1800, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error" and "raises-exception" not in c.metadata.get("tags", [])]
+    if errors:
+        raise RuntimeError(f"{chapter} under {profile}: {errors[0].ename}: {errors[0].evalue}")
+    return seconds
+
+
+def autograde(chapter: str) -> float:
+    """Seconds for `nbgrader autograde` of one submission (the solution) of ``chapter`` under ``ci``."""
+    from grading import Course, answered, solution_answers
+
+    with tempfile.TemporaryDirectory() as folder, tempfile.TemporaryDirectory() as cache:
+        os.environ.update(VAE_COURSE_PROFILE="ci", VAE_COURSE_CACHE=cache)
+        course = Course(Path(folder))
+        course.submit("student", chapter, answered(course.release(chapter), solution_answers(chapter)))
+        course.nbgrader("db", "student", "add", "student")
+        start = time.perf_counter()
+        course.autograde(chapter, [])
+        return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("chapters", nargs="*", help="chapters to time (default: all)")
+    parser.add_argument("--profiles", nargs="+", default=["ci", "standard"], choices=["ci", "standard", "full"])
+    parser.add_argument("--autograde", action="store_true", help="also time autograding one submission")
+    parser.add_argument("--json", type=Path, help="write the results to this file too")
+    args = parser.parse_args()
+    os.environ.update(tool_env())
+    if not os.environ.get("VAE_COURSE_DATA"):
+        sys.exit("Set VAE_COURSE_DATA to the folder holding mnist/ and fashion-mnist/.")
+
+    results = []
+    for chapter in args.chapters or assignments(ROOT):
+        for profile in args.profiles:
+            with tempfile.TemporaryDirectory() as cache:
+                cold = execute(chapter, profile, Path(cache))
+                warm = execute(chapter, profile, Path(cache))
+            budget = BUDGET_S.get(profile)
+            verdict = "" if budget is None else ("within" if cold <= budget else "OVER") + f" {budget} s"
+            print(f"{chapter:22} {profile:9} cold {cold:7.1f} s   warm {warm:7.1f} s   {verdict}", flush=True)
+            results.append({"chapter": chapter, "profile": profile, "cold_s": round(cold, 1), "warm_s": round(warm, 1)})
+        if args.autograde:
+            seconds = autograde(chapter)
+            verdict = ("within" if seconds <= AUTOGRADE_BUDGET_S else "OVER") + f" {AUTOGRADE_BUDGET_S} s"
+            print(f"{chapter:22} autograde one submission {seconds:7.1f} s   {verdict}", flush=True)
+            results.append({"chapter": chapter, "autograde_s": round(seconds, 1)})
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
