@@ -57,7 +57,7 @@ KL_MISTAKES = {
     "wrong sign": (lambda mu, lv: 0.5 * np.sum(kl_terms(mu, lv), axis=-1), "the KL has the wrong sign"),
     "mean over latents": (lambda mu, lv: -0.5 * np.mean(kl_terms(mu, lv), axis=-1), "averaged over latent dimensions instead of summing"),
     "no one half": (lambda mu, lv: -np.sum(kl_terms(mu, lv), axis=-1), "factor 0.5"),
-    "seed weighting": (lambda mu, lv: -5e-4 * np.mean(kl_terms(mu, lv), axis=-1), "seeds 000 and 002"),
+    "the tutorials' weighting": (lambda mu, lv: -5e-4 * np.mean(kl_terms(mu, lv), axis=-1), "Antonio Lorenzo's and the Deep Learning with Python VAEs"),
     "log std": (
         lambda mu, lv: -0.5 * np.sum(1 + 2 * lv - mu**2 - np.exp(lv) ** 2, axis=-1), "treated z_log_var as a log standard deviation",
     ),
@@ -94,7 +94,7 @@ def shape(mu):
 REPARAMETERIZE_MISTAKES = {
     "exp(log_var) as std": (lambda mu, lv, rng: mu + np.exp(lv) * rng.standard_normal(shape(mu)), "exp(log_var) as the standard deviation"),
     "stddev 0.1": (lambda mu, lv, rng: mu + np.exp(0.5 * lv) * rng.normal(0.0, 0.1, shape(mu)), "stddev=0.1"),
-    "seed 003 exactly": (lambda mu, lv, rng: mu + np.exp(lv) * rng.normal(0.0, 0.1, shape(mu)), "standard deviation 0.1"),
+    "the KDnuggets sampling exactly": (lambda mu, lv, rng: mu + np.exp(lv) * rng.normal(0.0, 0.1, shape(mu)), "standard deviation 0.1"),
     "uniform noise": (lambda mu, lv, rng: mu + np.exp(0.5 * lv) * rng.random(shape(mu)), "your epsilon is not standard normal"),
     "centred uniform noise": (
         lambda mu, lv, rng: mu + np.exp(0.5 * lv) * np.sqrt(12) * (rng.random(shape(mu)) - 0.5), "your epsilon is not standard normal",
@@ -235,10 +235,10 @@ ELBO_MISTAKES = {
         lambda x, mu, lv, dec, eps: np.mean(stable_terms(x, dec(z_of(mu, lv, eps))), axis=-1) - kl(mu, lv),
         "averaged the reconstruction term over pixels",
     ),
-    "seed weighting": (
-        lambda x, mu, lv, dec, eps: np.mean(stable_terms(x, dec(z_of(mu, lv, eps))), axis=-1) - 5e-4 * kl(mu, lv), "seeds 000 and 002",
+    "the tutorials' weighting": (
+        lambda x, mu, lv, dec, eps: np.mean(stable_terms(x, dec(z_of(mu, lv, eps))), axis=-1) - 5e-4 * kl(mu, lv), "Antonio Lorenzo's and the Deep Learning with Python VAEs",
     ),
-    "seed loss": (
+    "the tutorials' loss": (
         lambda x, mu, lv, dec, eps: -np.mean(stable_terms(x, dec(z_of(mu, lv, eps))), axis=-1) + 5e-4 * kl(mu, lv), "beta-VAE",
     ),
     "KL mean over latents": (
@@ -300,7 +300,7 @@ def test_importance_weighted_bound_accepts_a_max_shifted_log_mean_exp(capsys):
 # The nbgrader round trip (tests/test_grading.py) submits this plausible wrong answer:
 # grade id -> (cell source, what the feedback must say).
 ROUND_TRIP_WRONG_ANSWERS = {
-    # seed 002's bug: the log-variance used as if it were the log of the standard deviation
+    # the Deep Learning with Python bug: the log-variance used as if it were the log of the standard deviation
     "ex2_reparameterize": (
         "def reparameterize(z_mean, z_log_var, rng):\n"
         "    return z_mean + np.exp(z_log_var) * rng.standard_normal(np.shape(z_mean))\n",

@@ -27,7 +27,7 @@ EX_IW_BOUND = "Exercise 6 (importance_weighted_bound)"
 
 STD_FROM_LOG_VAR = (
     "you used exp(log_var) as the standard deviation: it is exp(0.5 * log_var) "
-    "(this is the bug in seed 002's sampling layer)"
+    "(this is the bug in the sampling layer of the Deep Learning with Python notebook)"
 )
 AXIS_HINT = (
     np.exceptions.AxisError,
@@ -79,7 +79,7 @@ KL_MISTAKES = [
     ),
     Mistake("you left out the factor 0.5 in front of the sum", lambda mu, lv: 2.0 * _kl(mu, lv)),
     Mistake(
-        "this is the weighted term of seeds 000 and 002, -5e-4 * mean(1 + log_var - mean**2 - exp(log_var)): "
+        "this is the weighted term of Antonio Lorenzo's and the Deep Learning with Python VAEs, -5e-4 * mean(1 + log_var - mean**2 - exp(log_var)): "
         "it averages over latent dimensions, drops the 0.5 and multiplies by 5e-4. The KL itself is "
         "-0.5 * sum(1 + log_var - mean**2 - exp(log_var)); weighting belongs in the loss, not in the KL",
         lambda mu, lv: -5e-4 * np.mean(1.0 + lv - mu**2 - np.exp(lv), axis=-1),
@@ -148,11 +148,11 @@ def check_gaussian_kl(gaussian_kl: Callable[..., Any], hidden: bool = False) -> 
 
 EPS_NOT_STANDARD = "your epsilon is not standard normal"
 EPS_STD_01 = (
-    f"{EPS_NOT_STANDARD}: it has standard deviation 0.1, like seed 003's random_normal(..., stddev=0.1). "
+    f"{EPS_NOT_STANDARD}: it has standard deviation 0.1, like the KDnuggets introduction's random_normal(..., stddev=0.1). "
     "eps must be N(0, 1); the spread of z comes from exp(0.5 * log_var) alone"
 )
 EPS_STD_01_AND_EXP = (
-    f"{EPS_NOT_STANDARD} (it has standard deviation 0.1, as in seed 003) and {STD_FROM_LOG_VAR}"
+    f"{EPS_NOT_STANDARD} (it has standard deviation 0.1, as in the KDnuggets introduction) and {STD_FROM_LOG_VAR}"
 )
 RNG_IGNORED = (
     "your function does not draw eps from the rng it is given: two calls with identically seeded generators "
@@ -425,7 +425,7 @@ NOT_FINITE_ELBO = (
     "Bernoulli log-likelihood from the logits in a stable way, as in Exercise 4"
 )
 SEED_WEIGHTING = (
-    "you weighted the terms like seeds 000 and 002 (per-pixel MEAN reconstruction term plus 5e-4 * KL): that objective "
+    "you weighted the terms like Antonio Lorenzo's and the Deep Learning with Python VAEs (per-pixel MEAN reconstruction term plus 5e-4 * KL): that objective "
     "is a beta-VAE with beta = 5e-4 * D scaled by 1/D, not the ELBO. Sum over pixels and give the KL weight 1"
 )
 
