@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Set up the course environment in .venv and run the course, its tests or its tools.
 
-    python3 course.py lab       set up, then open the chapters in JupyterLab
+    python3 course.py lab       set up, then open your work folder (work/) in JupyterLab
+    python3 course.py update CHAPTER
+                                put the newest release of CHAPTER beside your notebook in work/
+    python3 course.py lab --instructor
+                                open the course folder with every nbgrader tool (instructors)
     python3 course.py test      set up, then run the whole test suite
     python3 course.py release   regenerate chapters/ from solutions/ (instructors)
     python3 course.py book      build the Jupyter Book into book/_build/html
@@ -10,6 +14,10 @@
 Setting up is idempotent: the environment is (re)installed only when it is
 missing or pyproject.toml changed since the last install. Extra arguments are
 passed on (to pytest for `test`, to JupyterLab for `lab`).
+
+Your answers live in work/, which git ignores: `lab` copies each released
+chapter there once and never overwrites it, so a `git pull` or a new release
+cannot touch your work.
 """
 
 from __future__ import annotations
@@ -70,12 +78,17 @@ def run(*args: str) -> int:
 
 def main(argv: list[str]) -> int:
     command, extra = (argv[0], argv[1:]) if argv else ("", [])
-    if command not in {"lab", "test", "release", "book", "setup"}:
+    if command not in {"lab", "update", "test", "release", "book", "setup"}:
         print(__doc__)
         return 2
     setup()
     if command == "lab":
-        return run(str(BIN / "jupyter"), "lab", f"--ServerApp.root_dir={ROOT / 'chapters'}", *extra)
+        return run(str(PYTHON), "-m", "vae_course.workspace", *extra)
+    if command == "update":
+        if len(extra) != 1:
+            print("usage: python3 course.py update CHAPTER   (e.g. 04_vae_keras)")
+            return 2
+        return run(str(PYTHON), "-m", "vae_course.workspace", "--update", extra[0])
     if command == "test":
         code = run(str(PYTHON), "-m", "pytest", *extra)
         if code == PYTEST_NO_TESTS:

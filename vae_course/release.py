@@ -4,6 +4,10 @@ Run ``python -m vae_course.release`` (or ``python course.py release``) from the
 repository root after changing a notebook in ``solutions/``. It runs
 ``nbgrader generate_assignment`` for every chapter, with a throw-away
 gradebook so the repository stays clean.
+
+It refuses to overwrite a released notebook that carries outputs or answers
+(someone worked in ``chapters/`` instead of ``work/``) unless told to with
+``--force``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,27 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import nbformat
+
+CODE_STUB = "raise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
+
+
+class ReleaseError(RuntimeError):
+    """A release would overwrite a student's work."""
+
+
+def student_work(path: Path) -> list[str]:
+    """What in the released notebook ``path`` is a student's work: outputs, or answered solution cells."""
+    found = []
+    for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        info = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count")):
+            found.append(f"cell {i} has outputs")
+        if info.get("solution") and (CODE_STUB if cell.cell_type == "code" else TEXT_STUB) not in cell.source:
+            found.append(f"cell {i} ({info.get('grade_id')}) holds an answer")
+    return found
 
 
 def course_root() -> Path:
@@ -37,12 +62,27 @@ def tool_env() -> dict[str, str]:
     return dict(os.environ, PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
 
 
-def release(names: list[str] | None = None, release_dir: Path | None = None, root: Path | None = None) -> Path:
-    """Generate the student version of each assignment into ``release_dir`` (default ``chapters/``)."""
+def release(
+    names: list[str] | None = None, release_dir: Path | None = None, root: Path | None = None, force: bool = False,
+) -> Path:
+    """Generate the student version of each assignment into ``release_dir`` (default ``chapters/``).
+
+    Raises:
+        ReleaseError: when a notebook there carries outputs or answers, unless ``force``.
+    """
     root = root or course_root()
     release_dir = (release_dir or root / "chapters").resolve()
+    names = names or assignments(root)
+    existing = [release_dir / name / f"{name}.ipynb" for name in names]
+    work = {path: found for path in existing if path.is_file() and (found := student_work(path))}
+    if work and not force:
+        details = "; ".join(f"{path.relative_to(release_dir)}: {', '.join(found[:3])}" for path, found in work.items())
+        raise ReleaseError(
+            f"Not releasing: it would overwrite work in {release_dir} ({details}). Students work in work/ "
+            f"(python course.py lab); if this work may go, release again with --force."
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names or assignments(root):
+        for name in names:
             subprocess.run(
                 [
                     sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force", "--log-level=WARN",
@@ -60,9 +100,13 @@ def release(names: list[str] | None = None, release_dir: Path | None = None, roo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("assignments", nargs="*", help="chapters to release (default: all)")
-    names = parser.parse_args().assignments or None
-    out = release(names)
-    print(f"Released {', '.join(names or assignments())} into {out}")
+    parser.add_argument("--force", action="store_true", help="overwrite released notebooks even if they carry outputs or answers")
+    args = parser.parse_args()
+    try:
+        out = release(args.assignments or None, force=args.force)
+    except ReleaseError as error:
+        sys.exit(str(error))
+    print(f"Released {', '.join(args.assignments or assignments())} into {out}")
 
 
 if __name__ == "__main__":
