@@ -1,6 +1,10 @@
 """The Jupyter Book builds offline, with warnings as errors, and shows every chapter."""
 
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -31,10 +35,43 @@ def test_reader_version_collapses_solutions_and_drops_hidden_tests():
     assert tests.source == "check(f)\n"
 
 
+EXTERNAL = re.compile(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']((?:https?:)?//[^"']+)""", re.I)
+
+
+def external_resources(html: Path) -> dict[str, list[str]]:
+    """Scripts and stylesheets (or other linked resources) that the pages under ``html`` load from outside the book."""
+    found = {}
+    for page in html.rglob("*.html"):
+        urls = EXTERNAL.findall(page.read_text(errors="replace"))
+        if urls:
+            found[str(page.relative_to(html))] = urls
+    return found
+
+
+def test_external_resources_are_found():
+    assert EXTERNAL.findall('<script src="https://cdn.example.org/mathjax.js"></script><link href="//fonts.x/a.css" rel="stylesheet">') == [
+        "https://cdn.example.org/mathjax.js", "//fonts.x/a.css"]
+    assert EXTERNAL.findall('<script src="_static/mathjax/tex-chtml.js"></script><a href="https://arxiv.org">paper</a>') == []
+
+
+def test_math_is_served_from_the_book(tmp_path):
+    """A one-page book with the course's configuration loads MathJax from its own _static folder."""
+    shutil.copy(ROOT / "book" / "_config.yml", tmp_path)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "intro.md").write_text("# Math\n\nInline $\\log p(x)$ and\n\n$$\n\\mathrm{KL}(q \\,\\|\\, p) \\ge 0\n$$\n")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    subprocess.run([str(jupyter_book), "build", str(tmp_path), "-W", "-n"], check=True, capture_output=True)
+    html = tmp_path / "_build" / "html"
+    assert external_resources(html) == {}
+    assert 'src="_static/mathjax/tex-chtml.js"' in (html / "intro.html").read_text()
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
 @pytest.mark.slow
 def test_book_builds_strictly():
     html = build(ROOT, strict=True)
     assert (html / "index.html").is_file()
+    assert external_resources(html) == {}, "the book must work offline: these pages load resources from outside it"
     for name in assignments(ROOT):
         page = (html / "chapters" / f"{name}.html").read_text()
         assert page.count("<img") >= 3, f"{name}: figures missing from the book page"
