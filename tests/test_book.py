@@ -11,14 +11,40 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from vae_course.book import build, for_readers
+from vae_course.book import CITATION, build, for_readers, with_citations
 from vae_course.release import assignments
 
 
 def test_every_chapter_in_the_toc():
     toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
     listed = [entry["file"] for entry in toc["chapters"]]
-    assert listed == [f"chapters/{name}" for name in assignments(ROOT)]
+    assert listed == [f"chapters/{name}" for name in assignments(ROOT)] + ["references"]
+
+
+def bibliography_keys() -> set[str]:
+    from pybtex.database import parse_file
+
+    return set(parse_file(str(ROOT / "book" / "references.bib")).entries)
+
+
+def test_citations_become_links_to_the_references_page():
+    text = "found by [Kingma & Welling (2013)](cite:kingma2014auto) and [others](cite:rezende2014,burda2016)."
+    assert with_citations(text) == (
+        "found by Kingma & Welling (2013) {cite:p}`kingma2014auto` and others {cite:p}`rezende2014,burda2016`."
+    )
+    assert with_citations("[a link](https://example.org)") == "[a link](https://example.org)"
+
+
+@pytest.mark.parametrize("name", assignments(ROOT))
+def test_every_citation_is_in_the_bibliography(name):
+    notebook = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", as_version=4)
+    cited = {key for cell in notebook.cells if cell.cell_type == "markdown"
+             for match in CITATION.finditer(cell.source) for key in match.group(2).split(",")}
+    assert cited <= bibliography_keys(), f"{name} cites keys missing from book/references.bib: {cited - bibliography_keys()}"
+
+
+def test_the_references_name_every_source_tutorial():
+    assert {"lorenzo", "zeldes", "chollet2017", "kdnuggets", "foster_port", "pytorch_examples"} <= bibliography_keys()
 
 
 def test_reader_version_collapses_solutions_and_drops_hidden_tests():
@@ -54,17 +80,23 @@ def test_external_resources_are_found():
     assert EXTERNAL.findall('<script src="_static/mathjax/tex-chtml.js"></script><a href="https://arxiv.org">paper</a>') == []
 
 
-def test_math_is_served_from_the_book(tmp_path):
-    """A one-page book with the course's configuration loads MathJax from its own _static folder."""
+def test_math_is_served_from_the_book_and_citations_link_to_the_references(tmp_path):
+    """A small book with the course's configuration loads MathJax from its own _static folder."""
     shutil.copy(ROOT / "book" / "_config.yml", tmp_path)
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
-    (tmp_path / "intro.md").write_text("# Math\n\nInline $\\log p(x)$ and\n\n$$\n\\mathrm{KL}(q \\,\\|\\, p) \\ge 0\n$$\n")
+    for name in ("references.bib", "references.md"):
+        shutil.copy(ROOT / "book" / name, tmp_path)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: references\n")
+    (tmp_path / "intro.md").write_text(
+        "# Math\n\nInline $\\log p(x)$, as in " + with_citations("[the VAE paper](cite:kingma2014auto)")
+        + ", and\n\n$$\n\\mathrm{KL}(q \\,\\|\\, p) \\ge 0\n$$\n"
+    )
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     subprocess.run([str(jupyter_book), "build", str(tmp_path), "-W", "-n"], check=True, capture_output=True)
     html = tmp_path / "_build" / "html"
     assert external_resources(html) == {}
     assert 'src="_static/mathjax/tex-chtml.js"' in (html / "intro.html").read_text()
     assert (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert 'href="references.html#id' in (html / "intro.html").read_text()  # the citation links to the references page
 
 
 @pytest.mark.slow

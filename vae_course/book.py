@@ -5,6 +5,10 @@ to ``book/chapters/NN_name.ipynb`` prepared for readers, then runs
 ``jupyter-book build``, which executes them (under the current run profile).
 Readers get the solutions collapsed behind a *Show code* button, so they can
 try first; the nbgrader markers and hidden tests are removed.
+
+Chapters cite a source as a Markdown link ``[Kingma & Welling (2013)](cite:kingma2014auto)``,
+which reads as plain text in JupyterLab; in the book it becomes the text
+followed by a citation that links to the references page (``book/references.bib``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ from vae_course.release import assignments, course_root
 
 _HIDDEN_TESTS = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
 _SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.M)
+CITATION = re.compile(r"\[([^\]]+)\]\(cite:([\w-]+(?:,[\w-]+)*)\)")
+"""A citation in a chapter's Markdown: ``[text](cite:key)`` or ``[text](cite:key1,key2)``."""
+
+
+def with_citations(markdown: str) -> str:
+    """``markdown`` with every ``[text](cite:key)`` turned into ``text`` and a citation of the references page."""
+    return CITATION.sub(lambda m: f"{m.group(1)} {{cite:p}}`{m.group(2)}`", markdown)
 
 
 def for_readers(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -31,6 +42,8 @@ def for_readers(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in notebook.cells:
         info = cell.metadata.pop("nbgrader", {})
         cell.source = _SOLUTION_MARKER.sub("", _HIDDEN_TESTS.sub("", cell.source))
+        if cell.cell_type == "markdown":
+            cell.source = with_citations(cell.source)
         if cell.cell_type == "code" and info.get("solution"):
             tags = cell.metadata.setdefault("tags", [])
             if "hide-input" not in tags:
