@@ -109,3 +109,56 @@ def test_book_builds_strictly():
         assert page.count("<img") >= 3, f"{name}: figures missing from the book page"
         assert "tag_hide-input" in page, f"{name}: solutions are not collapsed"
         assert not re.search(r"Traceback|NotImplementedError", page), f"{name}: an error is rendered in the book"
+
+
+def test_execution_is_cached_per_profile_and_package_version(tmp_path):
+    """The generated configuration caches executed chapters in a folder of their own per run profile."""
+    from vae_course.book import build_config, cache_folder, code_fingerprint, subset_toc
+
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "book" / "_config.yml", tmp_path / "book")
+    (tmp_path / "book" / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: chapters/01_a\n  - file: chapters/02_b\n  - file: references\n")
+    (tmp_path / "vae_course").mkdir()
+    (tmp_path / "vae_course" / "x.py").write_text("A = 1\n")
+    for name in ("01_a", "02_b"):
+        (tmp_path / "solutions" / name).mkdir(parents=True)
+    assert yaml.safe_load((ROOT / "book" / "_config.yml").read_text())["execute"]["execute_notebooks"] == "cache"
+    caches = {profile: yaml.safe_load(build_config(tmp_path, profile).read_text())["execute"]["cache"]
+              for profile in ("ci", "standard")}
+    assert caches["ci"] == str(cache_folder(tmp_path, "ci")) != caches["standard"]
+    assert Path(caches["ci"]).parent.name == "ci" and Path(caches["standard"]).parent.name == "standard"
+    before = code_fingerprint(tmp_path)
+    (tmp_path / "vae_course" / "x.py").write_text("A = 2\n")
+    assert code_fingerprint(tmp_path) != before, "a change to the package must start a new cache"
+    toc = yaml.safe_load(subset_toc(tmp_path, ["02_b"]).read_text())
+    assert [entry["file"] for entry in toc["chapters"]] == ["chapters/02_b", "references"]
+    with pytest.raises(ValueError, match="no such chapters"):
+        subset_toc(tmp_path, ["09_missing"])
+
+
+def test_build_passes_the_cached_configuration_and_prunes_stale_caches(tmp_path, monkeypatch):
+    import vae_course.book as book
+
+    (tmp_path / "book").mkdir()
+    shutil.copy(ROOT / "book" / "_config.yml", tmp_path / "book")
+    (tmp_path / "book" / "_toc.yml").write_text(
+        "format: jb-book\nroot: intro\nchapters:\n  - file: chapters/01_a\n  - file: references\n")
+    (tmp_path / "solutions" / "01_a").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
+                   tmp_path / "solutions" / "01_a" / "01_a.ipynb")
+    monkeypatch.setenv("VAE_COURSE_PROFILE", "ci")
+    stale = tmp_path / "book" / "_build" / ".jupyter_cache" / "ci"
+    (stale / "old-fingerprint").mkdir(parents=True)
+    (stale / "global.db").write_text("")
+    other_profile = tmp_path / "book" / "_build" / ".jupyter_cache" / "standard" / "kept"
+    other_profile.mkdir(parents=True)
+    commands = []
+    monkeypatch.setattr(book.subprocess, "run", lambda command, **kwargs: commands.append(command))
+    book.build(tmp_path, strict=True, chapters=["01_a"])
+    (command,) = commands
+    config = Path(command[command.index("--config") + 1])
+    assert yaml.safe_load(config.read_text())["execute"]["cache"] == str(book.cache_folder(tmp_path, "ci"))
+    assert "--toc" in command and "-W" in command
+    assert list(stale.iterdir()) == [] and other_profile.is_dir()
+    assert (tmp_path / "book" / "chapters" / "01_a.ipynb").is_file()
