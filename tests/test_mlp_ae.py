@@ -68,6 +68,6 @@ def test_keras_mlp_ae_matches_the_torch_twin():
     assert model.count_params() == MLP_AE_PARAMETERS
     x = digits(3)
     assert tuple(model.encoder(x).shape) == (3, 2)
-    output = np.asarray(model(x))
+    output = keras.ops.convert_to_numpy(model(x))
     assert output.shape == (3, 784) and output.min() >= 0.0 and output.max() <= 1.0
     assert KerasMLPAE(hidden=16, latent_dim=8).get_config()["latent_dim"] == 8

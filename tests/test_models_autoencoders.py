@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -316,5 +317,6 @@ def test_keras_train_or_load(tmp_path, monkeypatch, capsys):
 )
 def test_import_isolation(module, absent):
     code = f"import sys, {module}; print({absent!r} in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}  # vae_course.keras's default, TensorFlow
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert result.stdout.strip() == "False", result.stderr[-2000:]

@@ -1,8 +1,11 @@
 """Keras 3 reference code of the course: autoencoders, VAEs, conditional VAEs, a DCGAN, training, the model cache.
 
-Importing this package selects the TensorFlow backend (unless ``KERAS_BACKEND``
-is already set) and never imports PyTorch. Images are channels-last:
-(N, 28, 28, 1) float32 in [0, 1], or flat (N, 784) for dense models.
+Importing this package selects the TensorFlow backend unless ``KERAS_BACKEND``
+is already set. Every model runs unchanged under ``KERAS_BACKEND=tensorflow``
+and ``KERAS_BACKEND=torch`` (``keras.ops`` and ``keras.random`` only); set the
+variable before the first ``import keras``, e.g. ``os.environ["KERAS_BACKEND"] = "torch"``.
+Under TensorFlow the package never imports PyTorch, under torch never TensorFlow.
+Images are channels-last: (N, 28, 28, 1) float32 in [0, 1], or flat (N, 784) for dense models.
 """
 
 import os

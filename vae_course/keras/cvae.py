@@ -31,12 +31,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from vae_course import inputs  # noqa: E402
 from vae_course.convert import Port  # noqa: E402
-from vae_course.keras.vae import VAE, _heads, _is_concrete, check_inputs, gaussian_kl  # noqa: E402
+from vae_course.keras.vae import VAE, _heads, _is_concrete, _to_numpy, check_inputs, gaussian_kl  # noqa: E402
 
 __all__ = ["AuxiliaryCVAE", "CVAE", "check_labels"]
 
@@ -48,11 +47,11 @@ def check_labels(labels: Any, num_classes: int, n: int | None = None, *, name: s
     float labels are refused with a hint. Symbolic tensors get the dtype and
     rank checks only.
     """
-    if isinstance(labels, keras.KerasTensor) or (tf.is_tensor(labels) and not _is_concrete(labels)):
+    if isinstance(labels, keras.KerasTensor) or (ops.is_tensor(labels) and not _is_concrete(labels)):
         if "int" not in keras.backend.standardize_dtype(labels.dtype):
             raise ValueError(f"{name} has dtype {labels.dtype}; expected integer class ids in [0, {num_classes}).")
         return
-    array = np.asarray(labels)
+    array = _to_numpy(labels) if ops.is_tensor(labels) else np.asarray(labels)
     inputs.check_labels(array, num_classes, n, name=name)
 
 def _check_settings(latent_dim: int, hidden: int, num_classes: int) -> None:
@@ -68,7 +67,7 @@ def _pair(data: Any) -> tuple[Any, Any]:
 
 
 def _is_array(x: Any) -> bool:
-    return isinstance(x, np.ndarray) or tf.is_tensor(x) or isinstance(x, (list, tuple))
+    return isinstance(x, np.ndarray) or ops.is_tensor(x) or isinstance(x, (list, tuple))
 
 
 class _Conditional(VAE):
@@ -84,11 +83,6 @@ class _Conditional(VAE):
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker, *self.extra_trackers]
-
-    def _record(self, terms: dict[str, Any]) -> dict[str, Any]:
-        for metric in self.metrics:
-            metric.update_state(terms[metric.name])
-        return {metric.name: metric.result() for metric in self.metrics}
 
     def check_labels(self, labels: Any, n: int | None = None, name: str = "labels") -> None:
         """Raise a ``ValueError`` saying what is wrong with ``labels``: see :func:`check_labels`."""
@@ -111,18 +105,6 @@ class _Conditional(VAE):
             )
         self.check_labels(y, len(x), name="y")
 
-    def train_step(self, data):
-        x, labels = _pair(data)
-        with tf.GradientTape() as tape:
-            terms = self._loss(x, labels, None, check=False, training=True)
-        gradients = tape.gradient(terms["loss"], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self._record(terms)
-
-    def test_step(self, data):
-        x, labels = _pair(data)
-        return self._record(self._loss(x, labels, None, check=False, training=False))
-
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """``keras.Model.fit(x, y)`` with ``y`` the integer labels, after checking both; adds :class:`StopOnNaN`."""
         self._check_labelled(x, y, "fit")
@@ -134,6 +116,8 @@ class _Conditional(VAE):
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate(x, y)`` with ``y`` the integer labels, after checking both."""
+        if kwargs.get("_use_cached_eval_dataset"):  # fit's validation: data already checked and prepared by fit
+            return keras.Model.evaluate(self, x, y, *args, **kwargs)
         self._check_labelled(x, y, "evaluate")
         return super().evaluate(x, y, *args, **kwargs)
 
@@ -201,14 +185,39 @@ class CVAE(_Conditional):
         return self.decoder([ops.cast(z, "float32"), self.one_hot(y)])
 
     def call(self, inputs, training: bool = False):
-        """Reconstructions as pixel values at z = z_mean for ``inputs = [x, labels]``: what ``predict`` returns."""
-        if not (isinstance(inputs, (list, tuple)) and len(inputs) == 2):
-            raise ValueError("A CVAE is called on a pair [x, labels]: the images and their integer class ids.")
-        x, labels = inputs
+        """Reconstructions as pixel values at z = z_mean for ``inputs = [x, labels]``: what ``predict`` returns.
+
+        In training mode (how Keras's ``train_step`` calls it) it returns the
+        loss and its terms at a sampled z instead, as :meth:`VAE.call` does.
+        """
+        x, labels = self._split(inputs)
+        if training:
+            return self._training_forward(inputs)
         self._check_shape(x)
         one_hot = self.one_hot(labels)
         z_mean, _ = self.encoder([ops.cast(x, "float32"), one_hot], training=training)
         return self.output_to_image(self.decoder([z_mean, one_hot], training=training))
+
+    @staticmethod
+    def _split(inputs: Any) -> tuple[Any, Any]:
+        if not (isinstance(inputs, (list, tuple)) and len(inputs) == 2):
+            raise ValueError(
+                "A CVAE is called on a pair [x, labels]: the images and their integer class ids. fit(x, y) and "
+                "evaluate(x, y) with arrays pass that pair on; a dataset must yield ((x, labels), labels)."
+            )
+        return inputs[0], inputs[1]
+
+    def _keras_data(self, x, y) -> tuple[Any, Any]:
+        """Keras calls the model on its ``x`` alone, so arrays ``x, y`` go to Keras as ``((x, y), y)``."""
+        return ((x, y), y) if _is_array(x) and not isinstance(x, (list, tuple)) else (x, y)
+
+    def _training_forward(self, inputs) -> dict[str, Any]:
+        x, labels = self._split(inputs)
+        return self._loss(self._binarized(x), labels, None, check=False, training=True)
+
+    def _evaluation_loss(self, inputs, y) -> dict[str, Any]:
+        x, labels = self._split(inputs)
+        return self._loss(x, labels, None, check=False, training=False)
 
     def reconstruct(self, x, y):
         """Reconstructed pixels at z = z_mean: probabilities for the Bernoulli likelihood, means for the Gaussian."""
@@ -285,7 +294,7 @@ class CVAE(_Conditional):
 
 
 class AuxiliaryCVAE(_Conditional):
-    """The VAE with an auxiliary digit classifier (seed 001): it learns to draw a chosen digit without being told it.
+    """The VAE with an auxiliary digit classifier of Yoel Zeldes' post: it learns to draw a chosen digit without being told it.
 
     - encoder: 784 -> ``hidden`` sigmoid -> (z_mean, z_log_var);
     - classifier: 784 -> ``hidden`` sigmoid -> ``num_classes`` logits, on the *image*;
@@ -299,12 +308,12 @@ class AuxiliaryCVAE(_Conditional):
     needs images alone; to *generate* a digit, feed the decoder a one-hot
     vector instead.
 
-    The seed's encoder outputs a variance, ``1e-5 + exp(dense)``, and takes
+    Zeldes' encoder outputs a variance, ``1e-5 + exp(dense)``, and takes
     its log in the KL. Here the head outputs the **log-variance** itself, as in
     every other VAE of the course: the KL and the sampling are the shared
     :func:`gaussian_kl` and :meth:`reparameterize`, there is no log of a
     nearly-zero number to overflow, and the two frameworks port the same
-    layers. The seed's 1e-5 floor on the variance (z_log_var >= -11.5) is
+    layers. His 1e-5 floor on the variance (z_log_var >= -11.5) is
     dropped: exp(z_log_var) stays positive without it.
     """
 
@@ -377,7 +386,14 @@ class AuxiliaryCVAE(_Conditional):
         return self.decoder([ops.cast(z, "float32"), ops.cast(class_probs, "float32")])
 
     def call(self, x, training: bool = False):
-        """Pixel means at z = z_mean, with the classifier's probabilities: what ``predict`` returns."""
+        """Pixel means at z = z_mean, with the classifier's probabilities: what ``predict`` returns.
+
+        In training mode (how Keras's ``train_step`` calls it) it returns the
+        per-image terms and the classifier's logits at a sampled z instead;
+        :meth:`compute_loss` adds the classification loss with the labels.
+        """
+        if training:
+            return self._training_forward(x)
         self._check_shape(x)
         x = ops.cast(x, "float32")
         z_mean, _ = self.encoder(x, training=training)
@@ -439,7 +455,19 @@ class AuxiliaryCVAE(_Conditional):
         if check:
             self.check_inputs(x)
             self.check_labels(y, x.shape[0])
-        terms = self._terms(x, eps, check=False, training=training)
+        return self._reduce(self._terms(x, eps, check=False, training=training), y)
+
+    def _training_forward(self, x) -> dict[str, Any]:
+        return self._terms(x, None, check=False, training=True)
+
+    def _training_loss(self, y_pred: dict[str, Any], y) -> dict[str, Any]:
+        return self._reduce(y_pred, y)
+
+    def _evaluation_loss(self, x, y) -> dict[str, Any]:
+        return self._loss(x, y, None, check=False, training=False)
+
+    def _reduce(self, terms: dict[str, Any], y) -> dict[str, Any]:
+        """The batch means of the per-image ``terms``, the classification loss and accuracy against labels ``y``."""
         labels = ops.cast(ops.reshape(y, (-1,)), "int32")
         reconstruction, kl = ops.mean(terms["reconstruction"]), ops.mean(terms["kl"])
         classification = ops.mean(

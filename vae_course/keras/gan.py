@@ -1,4 +1,4 @@
-"""A DCGAN in Keras 3 (TensorFlow backend), trained with the non-saturating loss, for 28x28 images in [0, 1].
+"""A DCGAN in Keras 3 (any backend: TensorFlow or PyTorch), trained with the non-saturating loss, for 28x28 images in [0, 1].
 
 The PyTorch model of :mod:`vae_course.torch.gan` has the same class name,
 constructor argument, methods and parameter counts.
@@ -16,7 +16,13 @@ Conventions:
   ``y`` is accepted and ignored, so ``vae_course.keras.fit(model, x)``
   works). ``fit`` reports ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake``;
 - every loss is a binary cross-entropy in **nats per image**, averaged over
-  the images of a batch, computed from logits in a numerically stable form.
+  the images of a batch, computed from logits in a numerically stable form;
+- a training step is two gradient steps, each with its own optimizer. Each
+  half is a small Keras model (:class:`DiscriminatorStep`,
+  :class:`GeneratorStep`) with its loss in ``compute_loss``, and
+  :meth:`DCGAN.train_step` calls Keras's own ``train_step`` of each in turn:
+  Keras computes the gradients, so the model runs unchanged under the
+  TensorFlow and the PyTorch backend (no ``tf.GradientTape``).
 
 The two losses (Goodfellow et al. 2014, with the "non-saturating" generator loss):
 
@@ -41,13 +47,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from vae_course.inputs import check_values  # noqa: E402
 from vae_course.keras.vae import StopOnNaN, _is_concrete, _unpack, check_inputs  # noqa: E402
 
-__all__ = ["DCGAN", "StopGANOnNaN", "discriminator_loss", "generator_loss"]
+__all__ = ["DCGAN", "DiscriminatorStep", "GeneratorStep", "StopGANOnNaN", "discriminator_loss", "generator_loss"]
 
 FEATURE_SHAPE = (7, 7, 128)
 """Channels-last shape of the generator's first feature map (and of the discriminator's last)."""
@@ -91,6 +96,68 @@ class StopGANOnNaN(StopOnNaN):
                     "a discriminator that returns logits (no sigmoid before a loss 'from logits'); and, if D wins "
                     "too easily, a weaker discriminator (dropout, fewer channels) or one-sided label smoothing."
                 )
+
+
+# --- the two halves of a training step, as models Keras can train ------------------------------------
+
+
+class _Step(keras.Model):
+    """Half of a GAN training step: calls the generator and the discriminator, trains only the weights of ``trains``.
+
+    ``record(**values)`` receives the values to report (the GAN's metric
+    trackers). Keras's backend-specific ``train_step`` of this model computes
+    the gradient of :meth:`compute_loss` for ``trainable_weights`` and applies
+    the compiled optimizer.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, trains: str, record, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.generator, self.discriminator, self.trains = generator, discriminator, trains
+        self.record = record
+        self.built = True  # the two networks are built; this model adds no weights
+
+    @property
+    def trainable_weights(self) -> list:
+        return getattr(self, self.trains).trainable_weights
+
+    @property
+    def trainable_variables(self) -> list:
+        return self.trainable_weights
+
+
+class DiscriminatorStep(_Step):
+    """D's half of a step: on ``(x, z)``, D learns real -> 1 and fake -> 0 on G(z) held fixed (no gradient to G)."""
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, record, **kwargs) -> None:
+        super().__init__(generator, discriminator, "discriminator", record, name="discriminator_step", **kwargs)
+
+    def call(self, inputs, training: bool = False):
+        """D's logits ``(real_logits, fake_logits)`` for real images ``x`` and the fakes G(z), ``inputs = (x, z)``."""
+        x, z = inputs
+        fake = ops.stop_gradient(self.generator(z, training=training))
+        return self.discriminator(x, training=training), self.discriminator(fake, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True):
+        real_logits, fake_logits = y_pred
+        d_loss = discriminator_loss(real_logits, fake_logits)
+        self.record(d_loss=d_loss, d_real=ops.mean(ops.sigmoid(real_logits)), d_fake=ops.mean(ops.sigmoid(fake_logits)))
+        return d_loss
+
+
+class GeneratorStep(_Step):
+    """G's half of a step: on codes ``z``, G learns to make D (not trained here) say "real" (non-saturating loss)."""
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, record, **kwargs) -> None:
+        super().__init__(generator, discriminator, "generator", record, name="generator_step", **kwargs)
+
+    def call(self, z, training: bool = False):
+        """D's logits for the fakes G(z)."""
+        return self.discriminator(self.generator(z, training=training), training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True):
+        g_loss = generator_loss(y_pred)
+        self.record(g_loss=g_loss)
+        return g_loss
 
 
 # --- the model --------------------------------------------------------------------------------------
@@ -252,6 +319,21 @@ class DCGAN(keras.Model):
         self.g_optimizer = g_optimizer or keras.optimizers.Adam(learning_rate, beta_1=BETA_1, name="g_adam")
         if self.d_optimizer is self.g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two different optimizers (each keeps its own state).")
+        steps = (
+            (DiscriminatorStep(self.generator, self.discriminator, self._record), self.d_optimizer),
+            (GeneratorStep(self.generator, self.discriminator, self._record), self.g_optimizer),
+        )
+        for step, optimizer in steps:
+            step.compile(optimizer=optimizer, run_eagerly=self.run_eagerly)
+            if not optimizer.built:  # its slots exist before a traced train_step uses them
+                optimizer.build(step.trainable_weights)
+        # Not tracked as layers (object.__setattr__): the model's weights, saved files and cache key stay as they were.
+        object.__setattr__(self, "_steps", tuple(step for step, _ in steps))
+
+    def _record(self, **values: Any) -> None:
+        for tracker in self.trackers:
+            if tracker.name in values:
+                tracker.update_state(values[tracker.name])
 
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -263,26 +345,15 @@ class DCGAN(keras.Model):
 
         1. D learns real -> 1, fake -> 0 on G(z) held fixed (no gradient to G);
         2. G learns to make the updated D say "real" (the non-saturating loss).
+
+        Each is Keras's own ``train_step`` of :class:`DiscriminatorStep` and
+        :class:`GeneratorStep`, with ``d_optimizer`` and ``g_optimizer``.
         """
         x = ops.cast(_unpack(data), "float32")
         z = self._noise(ops.shape(x)[0])
-        fake = ops.stop_gradient(self.generator(z, training=True))
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(x, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            d_loss = discriminator_loss(real_logits, fake_logits)
-        d_weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_weights), d_weights))
-        with tf.GradientTape() as tape:
-            g_loss = generator_loss(self.discriminator(self.generator(z, training=True), training=True))
-        g_weights = self.generator.trainable_weights
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_weights), g_weights))
-        values = {
-            "d_loss": d_loss, "g_loss": g_loss,
-            "d_real": ops.mean(ops.sigmoid(real_logits)), "d_fake": ops.mean(ops.sigmoid(fake_logits)),
-        }
-        for tracker in self.trackers:
-            tracker.update_state(values[tracker.name])
+        discriminator_step, generator_step = self._steps
+        discriminator_step.train_step(((x, z),))
+        generator_step.train_step((z,))
         return {tracker.name: tracker.result() for tracker in self.trackers}
 
     def test_step(self, data):

@@ -1,4 +1,4 @@
-"""Variational autoencoders in Keras 3 (TensorFlow backend): an MLP one and the classic convolutional one.
+"""Variational autoencoders in Keras 3 (any backend: TensorFlow or PyTorch): an MLP one and the classic convolutional one.
 
 The PyTorch models of :mod:`vae_course.torch.vae` have the same class names,
 constructor arguments, methods and parameter counts, and compute the same
@@ -27,9 +27,18 @@ Conventions:
   the NumPy references of :mod:`vae_course.theory`.
 
 The ELBO is always estimated at a *sampled* z = z_mean + exp(z_log_var / 2) * eps,
-never at z_mean, in ``train_step`` and in ``test_step`` alike.
+never at z_mean, in training and in evaluation alike.
 
-``binarize=True`` trains on **dynamically binarised** images: ``train_step``
+Training uses Keras's own ``train_step`` and ``test_step``, so the same model
+trains under ``KERAS_BACKEND=tensorflow`` and ``KERAS_BACKEND=torch``: only
+``keras.ops`` and ``keras.random``, no ``tf.GradientTape``. Keras's step calls
+the model in training mode, ``model(x, training=True)``, which here is the
+forward pass of the loss: it samples z and returns the loss and its terms
+(a dict), and the overridden :meth:`VAE.compute_loss` hands the loss to
+Keras's backend-specific gradient code. ``model(x)`` (inference mode) returns
+reconstructions as before.
+
+``binarize=True`` trains on **dynamically binarised** images: every training step
 redraws every batch as Bernoulli(pixel intensity), as in the VAE and IWAE
 papers, instead of using the continuous pixels (the default, as in keras.io).
 The two give numbers tens of nats apart: evaluate a binarised model on a test
@@ -46,7 +55,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 from vae_course.convert import Port  # noqa: E402
@@ -93,6 +101,8 @@ def bernoulli_nll(x, logits):
     Binary cross-entropy from logits in its stable form
     ``max(l, 0) - l*x + log(1 + exp(-|l|))``: finite and exact for logits of +-1000.
     """
+    logits = ops.cast(logits, logits.dtype)  # NumPy arrays become tensors: x and logits may be either, any backend
+    x = ops.cast(x, logits.dtype)
     per_pixel = ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits)))
     return _per_image_sum(per_pixel)
 
@@ -102,7 +112,8 @@ def gaussian_nll(x, mean, std: float):
 
     ``sum((x - mean)**2) / (2 std**2) + D log(std) + D/2 log(2 pi)`` for ``D`` pixels.
     """
-    z = (x - mean) / std
+    mean = ops.cast(mean, mean.dtype)  # NumPy arrays become tensors: x and mean may be either, any backend
+    z = (ops.cast(x, mean.dtype) - mean) / std
     return _per_image_sum(0.5 * ops.square(z) + (math.log(std) + 0.5 * LOG_2PI))
 
 
@@ -110,10 +121,19 @@ def gaussian_nll(x, mean, std: float):
 
 
 def _is_concrete(x: Any) -> bool:
-    """Whether the values of ``x`` can be read now (NumPy, or an eager tensor), not a symbolic tensor."""
+    """Whether the values of ``x`` can be read now (NumPy, an eager tensor), not a symbolic one (a traced graph's).
+
+    Any backend: TensorFlow's symbolic tensors inside ``tf.function`` have no
+    ``numpy`` method; PyTorch tensors are always concrete.
+    """
     if isinstance(x, np.ndarray):
         return True
-    return tf.is_tensor(x) and tf.executing_eagerly() and hasattr(x, "numpy")
+    return ops.is_tensor(x) and not isinstance(x, keras.KerasTensor) and hasattr(x, "numpy")
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """The values of a concrete array or tensor (any backend and device, with or without gradient) as NumPy."""
+    return x if isinstance(x, np.ndarray) else np.asarray(ops.convert_to_numpy(x))
 
 
 def check_inputs(
@@ -131,7 +151,7 @@ def check_inputs(
     (NumPy arrays, eager tensors) it also checks that they are finite and in
     ``value_range`` (None: any). Symbolic tensors get the shape and dtype checks only.
     """
-    if not (isinstance(x, np.ndarray) or tf.is_tensor(x) or isinstance(x, keras.KerasTensor)):
+    if not (isinstance(x, np.ndarray) or ops.is_tensor(x) or isinstance(x, keras.KerasTensor)):
         if isinstance(x, (list, tuple)):
             x = np.asarray(x)
         else:
@@ -145,7 +165,7 @@ def check_inputs(
     check_shape(name, tuple(x.shape), data_shape, model_name=model_name, layout="nhwc")
     if not _is_concrete(x):
         return
-    values = np.asarray(x)
+    values = _to_numpy(x)
     if values.size == 0:
         raise ValueError(f"{name} is empty.")
     finite = bool(np.isfinite(values).all())
@@ -186,7 +206,7 @@ def _unpack(data: Any):
 
 
 class VAE(keras.Model):
-    """What every VAE here shares: sampling, the ELBO and its terms, ``train_step``/``test_step``, input checks.
+    """What every VAE here shares: sampling, the ELBO and its terms, the loss Keras trains on, input checks.
 
     Subclasses build ``self.encoder`` (images -> ``[z_mean, z_log_var]``) and
     ``self.decoder`` (codes -> logits or Gaussian means), set
@@ -263,7 +283,14 @@ class VAE(keras.Model):
         return ops.sigmoid(output) if self.likelihood == "bernoulli" else output
 
     def call(self, x, training: bool = False):
-        """Reconstructions as pixel values, decoded at z = z_mean: what ``predict`` returns."""
+        """Reconstructions as pixel values, decoded at z = z_mean: what ``predict`` returns.
+
+        In training mode (``training=True``, how Keras's ``train_step`` calls
+        the model) it is instead the forward pass of the loss: a dict with
+        ``loss``, ``reconstruction`` and ``kl`` at a sampled z (see :meth:`compute_loss`).
+        """
+        if training:
+            return self._training_forward(x)
         check_inputs(x, self.data_shape, value_range=None, model_name=type(self).__name__)
         z_mean, _ = self.encoder(x, training=training)
         return self.output_to_image(self.decoder(z_mean, training=training))
@@ -358,24 +385,40 @@ class VAE(keras.Model):
         # Listing the trackers here makes Keras reset them at the start of every epoch and of evaluate().
         return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker]
 
-    def _record(self, terms: dict[str, Any]) -> dict[str, Any]:
-        self.loss_tracker.update_state(terms["loss"])
-        self.reconstruction_tracker.update_state(terms["reconstruction"])
-        self.kl_tracker.update_state(terms["kl"])
-        return {metric.name: metric.result() for metric in self.metrics}
+    def _training_forward(self, x) -> dict[str, Any]:
+        """What ``model(x, training=True)`` returns: the loss and its terms at a sampled z, on binarised x if asked."""
+        return self._loss(self._binarized(x), None, None, check=False, training=True)
 
-    def train_step(self, data):
-        x = _unpack(data)
-        if self.binarize:  # dynamic binarisation: a fresh Bernoulli(x) draw at every step
-            x = ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_generator) < ops.cast(x, "float32"), "float32")
-        with tf.GradientTape() as tape:
-            terms = self._loss(x, None, None, check=False, training=True)
-        gradients = tape.gradient(terms["loss"], self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        return self._record(terms)
+    def _binarized(self, x):
+        """``x`` as given, or with ``binarize=True`` a fresh Bernoulli(x) draw (dynamic binarisation, every step)."""
+        if not self.binarize:
+            return x
+        return ops.cast(keras.random.uniform(ops.shape(x), seed=self.seed_generator) < ops.cast(x, "float32"), "float32")
 
-    def test_step(self, data):
-        return self._record(self.vae_loss(_unpack(data), check=False))
+    def _training_loss(self, y_pred: dict[str, Any], y) -> dict[str, Any]:
+        """The loss and its terms of a training step, from the forward pass's output (``y`` unused here)."""
+        return y_pred
+
+    def _evaluation_loss(self, x, y) -> dict[str, Any]:
+        """The loss and its terms of an evaluation step, on the inputs as given (``y`` unused here)."""
+        return self._loss(x, None, None, check=False, training=False)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True):
+        """The loss Keras's ``train_step``/``test_step`` differentiate or report, with every term recorded.
+
+        Keras calls it with the model's output ``y_pred`` in training mode (the
+        dict of :meth:`_training_forward`); in evaluation ``y_pred`` holds the
+        reconstructions at z_mean, so the bound is computed here at a sampled z.
+        ``sample_weight`` is not supported (ignored).
+        """
+        values = self._training_loss(y_pred, y) if training else self._evaluation_loss(x, y)
+        for metric in self.metrics:
+            metric.update_state(values[metric.name])
+        return values["loss"]
+
+    def _keras_data(self, x, y) -> tuple[Any, Any]:
+        """The ``(x, y)`` handed to Keras's ``fit``/``evaluate``: as given here (see the conditional VAEs)."""
+        return x, y
 
     def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None, **kwargs):
         """``keras.Model.fit`` after checking the inputs, with :class:`StopOnNaN` added. ``y`` is ignored."""
@@ -384,12 +427,17 @@ class VAE(keras.Model):
         callbacks = list(callbacks or [])
         if not any(isinstance(c, StopOnNaN) for c in callbacks):
             callbacks.append(StopOnNaN())
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
+            validation_data = self._keras_data(validation_data[0], validation_data[1])
+        x, y = self._keras_data(x, y)
         return super().fit(x, y, *args, validation_data=validation_data, callbacks=callbacks, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate`` after checking the inputs. ``y`` is ignored."""
+        if kwargs.get("_use_cached_eval_dataset"):  # fit's validation: data already checked and prepared by fit
+            return keras.Model.evaluate(self, x, y, *args, **kwargs)
         self.check_inputs(x, "x")
-        return super().evaluate(x, y, *args, **kwargs)
+        return super().evaluate(*self._keras_data(x, y), *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         """Reconstructions as pixel values (see :meth:`call`), after checking the inputs."""
