@@ -19,7 +19,7 @@ inside. Every quantity is in nats per image, as in :mod:`vae_course.torch.vae`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -31,7 +31,9 @@ from vae_course.convert import Port
 from vae_course.torch.training import History, evaluate_terms, train
 from vae_course.torch.vae import VAE, _Encoder, gaussian_kl, mlp_decoder_layers, mlp_encoder_layers
 
-__all__ = ["AuxiliaryCVAE", "CVAE", "check_labels", "cvae_evaluate", "cvae_train"]
+__all__ = [
+    "AuxiliaryCVAE", "CVAE", "auxiliary_loss", "check_labels", "condition", "cvae_evaluate", "cvae_train", "digit_grid",
+]
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -56,6 +58,42 @@ def _check_settings(latent_dim: int, hidden: int, num_classes: int) -> None:
 
 def _generator(seed: int | None) -> torch.Generator | None:
     return None if seed is None else torch.Generator().manual_seed(seed)
+
+
+def condition(x: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """``x`` (N, D) with the one-hot rows of ``labels`` (N,) appended: (N, D + num_classes), in ``x``'s dtype.
+
+    What a :class:`CVAE` feeds its encoder (``x`` an image) and its decoder
+    (``x`` a code ``z``). ``labels`` may have any integer dtype.
+    """
+    return torch.cat([x, F.one_hot(labels.long(), num_classes).to(x.dtype)], dim=1)
+
+
+def auxiliary_loss(
+    reconstruction: torch.Tensor, kl: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor, weight: float
+) -> torch.Tensor:
+    """The :class:`AuxiliaryCVAE`'s objective: ``mean(reconstruction) + mean(kl) + weight * cross-entropy``.
+
+    ``reconstruction`` and ``kl`` hold one value per image (N,) in nats, ``logits``
+    the classifier's raw scores (N, num_classes), ``labels`` the integer classes
+    (N,); the cross-entropy is the mean over the images, computed from the
+    logits (``F.cross_entropy`` applies the log-softmax itself).
+    """
+    return reconstruction.mean() + kl.mean() + weight * F.cross_entropy(logits, labels.long())
+
+
+def digit_grid(model: "CVAE", n_styles: int, generator: torch.Generator) -> torch.Tensor:
+    """Every class drawn in ``n_styles`` shared styles: (n_styles * num_classes, 784) pixel values.
+
+    Row ``r`` of the grid (images ``r * num_classes`` to ``(r + 1) * num_classes - 1``)
+    decodes one code z_r ~ N(0, I) with each label 0, 1, ..., num_classes - 1;
+    the codes are drawn at once, ``torch.randn(n_styles, latent_dim, generator=generator)``.
+    """
+    device = next(model.parameters()).device
+    z = torch.randn(n_styles, model.latent_dim, generator=generator).to(device)
+    z = z.repeat_interleave(model.num_classes, dim=0)
+    labels = torch.arange(model.num_classes).repeat(n_styles)
+    return model.output_to_image(model.decode(z, labels))
 
 
 class CVAE(VAE):
@@ -174,7 +212,9 @@ class CVAE(VAE):
 
 
 class AuxiliaryCVAE(VAE):
-    """The VAE with an auxiliary digit classifier (seed 001): it learns to draw a chosen digit without being told it.
+    """The VAE with an auxiliary digit classifier (Yoel Zeldes, *Variational Autoencoders Explained in Detail*).
+
+    It learns to draw a chosen digit without being told it.
 
     - encoder: 784 -> ``hidden`` sigmoid -> (z_mean, z_log_var);
     - classifier: 784 -> ``hidden`` sigmoid -> ``num_classes`` logits, on the *image*;
@@ -188,12 +228,12 @@ class AuxiliaryCVAE(VAE):
     model needs an image alone; to *generate* a digit, feed the decoder a
     one-hot vector instead.
 
-    The seed's encoder outputs a variance, ``1e-5 + exp(dense)``, and takes
+    Zeldes' encoder outputs a variance, ``1e-5 + exp(dense)``, and takes
     its log in the KL. Here the head outputs the **log-variance** itself, as in
     every other VAE of the course: the KL and the sampling are the shared
     :func:`gaussian_kl` and :meth:`reparameterize`, there is no log of a
     nearly-zero number to overflow, and the two frameworks port the same
-    layers. The seed's 1e-5 floor on the variance (z_log_var >= -11.5) is
+    layers. His 1e-5 floor on the variance (z_log_var >= -11.5) is
     dropped: exp(z_log_var) stays positive without it.
     """
 
@@ -311,9 +351,9 @@ class AuxiliaryCVAE(VAE):
         reconstruction, kl = terms["reconstruction"].mean(), terms["kl"].mean()
         classification = F.cross_entropy(terms["logits"], y.long())
         accuracy = (terms["logits"].argmax(1) == y).float().mean()
+        loss = auxiliary_loss(terms["reconstruction"], terms["kl"], terms["logits"], y, self.classifier_weight)
         return {
-            "loss": reconstruction + kl + self.classifier_weight * classification,
-            "reconstruction": reconstruction, "kl": kl, "classification": classification, "accuracy": accuracy,
+            "loss": loss, "reconstruction": reconstruction, "kl": kl, "classification": classification, "accuracy": accuracy,
         }
 
     def log_weights(self, *args: Any, **kwargs: Any) -> torch.Tensor:  # type: ignore[override]
@@ -366,6 +406,7 @@ def cvae_train(
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool = True,
+    on_epoch_end: Callable[[int, _ConditionalVAE], None] | None = None,
 ) -> History:
     """Train a conditional VAE in place with Adam (the generic :func:`~vae_course.torch.training.train`).
 
@@ -374,6 +415,11 @@ def cvae_train(
     ``model.vae_loss`` (``loss``, ``reconstruction``, ``kl``, and
     ``classification`` and ``accuracy`` for :class:`AuxiliaryCVAE`) and their
     ``val_`` twins from :func:`cvae_evaluate`: the keys Keras's ``fit`` reports.
+
+    ``on_epoch_end(epoch, model)``, if given, is called after every epoch
+    (numbered from 1) and its validation, with the model in eval mode and
+    gradients off: the place to decode a sample grid while training. It
+    needs ``validation``.
 
     Raises:
         ValueError: images of the wrong shape, dtype or range, or bad labels.
@@ -384,9 +430,23 @@ def cvae_train(
         if not (isinstance(validation, (tuple, list)) and len(validation) == 2):
             raise ValueError("validation must be a pair (x_val, y_val) of images and their integer labels.")
         validation = (validation[0], model.check_labels(validation[1], len(validation[0]), name="validation labels"))
+    elif on_epoch_end is not None:
+        raise ValueError("on_epoch_end runs after each epoch's validation: pass validation=(x_val, y_val) too.")
+    epochs_done = 0
+
+    def evaluate_fn(m: _ConditionalVAE, x_val: torch.Tensor, y_val: torch.Tensor) -> dict[str, float]:
+        nonlocal epochs_done
+        terms = cvae_evaluate(m, x_val, y_val, batch_size=max(batch_size, 512), seed=seed)
+        epochs_done += 1
+        if on_epoch_end is not None:
+            m.eval()
+            with torch.no_grad():
+                on_epoch_end(epochs_done, m)
+        return terms
+
     return train(
         model, x, epochs=epochs, batch_size=batch_size, lr=lr, x_target=labels, validation=validation, device=device,
         seed=seed, progress=progress, value_range=model.value_range,
         loss_fn=lambda m, batch, target: m.vae_loss(batch, target, check=False),
-        evaluate_fn=lambda m, x_val, y_val: cvae_evaluate(m, x_val, y_val, batch_size=max(batch_size, 512), seed=seed),
+        evaluate_fn=evaluate_fn,
     )
