@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from vae_course.inputs import check_shape, check_values
 from vae_course.torch.training import History, as_tensor, device as default_device
 
-__all__ = ["DCGAN", "discriminator_loss", "gan_train", "generator_loss"]
+__all__ = ["DCGAN", "discriminator_loss", "gan_train", "generator_loss", "saturating_generator_loss", "truncated_normal"]
 
 ArrayLike = np.ndarray | torch.Tensor
 FEATURE_SHAPE = (128, 7, 7)
@@ -66,6 +66,32 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     Not ``log(1 - D(G(z)))``, whose gradient vanishes when D rejects the fakes.
     """
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def saturating_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The minimax game's generator loss ``mean log(1 - D(G(z)))`` from D's logits on fakes (``-log 2`` at logit 0).
+
+    ``= -BCE(D(G(z)), 0)``, stable for any logit. Its gradient with respect to a
+    logit is ``-D(G(z)) / N``: it vanishes when D rejects the fakes. Kept to show
+    why :func:`generator_loss` replaces it.
+    """
+    return -F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+
+
+def truncated_normal(n: int, dim: int, truncation: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``(n, dim)`` draws of N(0, 1) restricted to ``[-truncation, truncation]`` (out-of-range values redrawn).
+
+    The "truncation trick" (Brock et al. 2018): smaller thresholds give more typical,
+    less varied samples.
+    """
+    if not truncation > 0:
+        raise ValueError(f"truncation must be a positive threshold, got {truncation!r}.")
+    z = torch.randn(n, dim, generator=generator)
+    outside = z.abs() > truncation
+    while outside.any():
+        z[outside] = torch.randn(int(outside.sum()), generator=generator)
+        outside = z.abs() > truncation
+    return z
 
 
 # --- the model --------------------------------------------------------------------------------------
@@ -144,11 +170,17 @@ class DCGAN(nn.Module):
 
     # -- the model ------------------------------------------------------------------------------------
 
-    def noise(self, n: int, seed: int | None = None) -> torch.Tensor:
-        """``n`` codes z ~ N(0, I) on the model's device: the same ones for the same ``seed`` (global RNG when None)."""
+    def noise(self, n: int, seed: int | None = None, truncation: float | None = None) -> torch.Tensor:
+        """``n`` codes z ~ N(0, I) on the model's device: the same ones for the same ``seed`` (global RNG when None).
+
+        With ``truncation``, every coordinate is drawn from N(0, 1) truncated to
+        ``[-truncation, truncation]`` (:func:`truncated_normal`).
+        """
         if int(n) != n or n < 1:
             raise ValueError(f"n (the number of images) must be a positive integer, got {n!r}.")
         generator = None if seed is None else torch.Generator().manual_seed(seed)
+        if truncation is not None:
+            return truncated_normal(int(n), self.latent_dim, truncation, generator).to(self._device())
         return torch.randn(int(n), self.latent_dim, generator=generator).to(self._device())
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -156,14 +188,15 @@ class DCGAN(nn.Module):
         return self.generator(z)
 
     @torch.no_grad()
-    def generate(self, n: int, seed: int | None = None) -> torch.Tensor:
+    def generate(self, n: int, seed: int | None = None, truncation: float | None = None) -> torch.Tensor:
         """``n`` new images (N, 1, 28, 28) in [0, 1], in eval mode (BatchNorm's running statistics).
 
         The same ``seed`` gives the same images: keep one seed for a sample grid
         drawn after every epoch to watch the same codes improve. The codes differ
         from the Keras model's for the same seed (another random generator).
+        ``truncation`` draws the codes from a truncated normal (:meth:`noise`).
         """
-        z = self.noise(n, seed)
+        z = self.noise(n, seed, truncation)
         was_training = self.training
         self.eval()
         try:
@@ -219,6 +252,12 @@ def gan_train(
     device: torch.device | str | None = None,
     seed: int = 0,
     progress: bool = True,
+    d_lr: float | None = None,
+    g_lr: float | None = None,
+    d_steps: int = 1,
+    g_steps: int = 1,
+    saturating: bool = False,
+    log_steps: bool = False,
 ) -> History:
     """Train a DCGAN in place, alternating one discriminator and one generator step per batch; return per-epoch means.
 
@@ -235,19 +274,38 @@ def gan_train(
     ``seed`` seeds the shuffling and the codes; ``device`` defaults to the GPU
     if there is one. A progress bar per epoch shows the running means.
 
+    Settings for the chapter on failure modes (the defaults are the usual GAN):
+    ``d_lr`` and ``g_lr`` override ``lr`` for one player (``d_lr=0`` freezes D);
+    ``d_steps`` and ``g_steps`` repeat a player's update on each batch (fresh
+    codes each time); ``saturating=True`` trains G on the minimax game's
+    :func:`saturating_generator_loss`. ``log_steps=True`` adds one value per
+    generator step under ``step_d_loss``, ``step_g_loss``, ``step_d_real``,
+    ``step_d_fake`` and ``step_g_grad_norm`` (the L2 norm of the generator's
+    gradient), and the epoch mean ``g_grad_norm``.
+
     Raises:
         ValueError: images of the wrong shape (channel order), dtype or range.
         FloatingPointError: a loss became NaN or infinite.
     """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"epochs must be >= 0 and batch_size >= 1, got epochs={epochs}, batch_size={batch_size}.")
+    if d_steps < 1 or g_steps < 1:
+        raise ValueError(f"d_steps and g_steps must be >= 1, got d_steps={d_steps}, g_steps={g_steps}.")
+    d_lr = lr if d_lr is None else d_lr
+    g_lr = lr if g_lr is None else g_lr
+    if d_lr < 0 or g_lr < 0:
+        raise ValueError(f"learning rates must be >= 0, got d_lr={d_lr}, g_lr={g_lr}.")
+    g_loss_fn = saturating_generator_loss if saturating else generator_loss
     dev = torch.device(device) if device is not None else default_device()
     images = model.check_inputs(x, "x").to(dev)
     model.to(dev)
-    d_optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=lr, betas=(BETA_1, 0.999))
-    g_optimizer = torch.optim.Adam(model.generator.parameters(), lr=lr, betas=(BETA_1, 0.999))
+    d_optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=d_lr, betas=(BETA_1, 0.999))
+    g_optimizer = torch.optim.Adam(model.generator.parameters(), lr=g_lr, betas=(BETA_1, 0.999))
     rng = torch.Generator().manual_seed(seed)
     history: History = {"d_loss": [], "g_loss": [], "d_real": [], "d_fake": []}
+    steps: History = {"step_d_loss": [], "step_g_loss": [], "step_d_real": [], "step_d_fake": [], "step_g_grad_norm": []}
+    if log_steps:
+        history["g_grad_norm"] = []
     n_batches = math.ceil(len(images) / batch_size)
     for epoch in range(epochs):
         model.train()
@@ -257,32 +315,41 @@ def gan_train(
         bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", disable=not progress)
         for b in range(n_batches):
             real = images[order[b * batch_size: (b + 1) * batch_size]]
-            z = torch.randn(len(real), model.latent_dim, generator=rng).to(dev)
-            # 1. the discriminator: real -> 1, fake -> 0, the generator held fixed
-            with torch.no_grad():
-                fake = model.generator(z)
-            real_logits, fake_logits = model.discriminator(real), model.discriminator(fake)
-            d_loss = discriminator_loss(real_logits, fake_logits)
-            d_optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            # 2. the generator: make the updated D say "real" (non-saturating loss)
-            values = {
-                "d_loss": float(d_loss.detach()),
-                "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
-                "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
-            }
-            if not math.isfinite(values["d_loss"]):
-                bar.close()
-                raise FloatingPointError(_nan_message("d_loss", values["d_loss"], epoch + 1, b + 1, lr))
-            d_optimizer.step()
-            g_loss = generator_loss(model.discriminator(model.generator(z)))
-            g_optimizer.zero_grad(set_to_none=True)
-            g_loss.backward()
-            values["g_loss"] = float(g_loss.detach())
-            if not math.isfinite(values["g_loss"]):
-                bar.close()
-                raise FloatingPointError(_nan_message("g_loss", values["g_loss"], epoch + 1, b + 1, lr))
-            g_optimizer.step()
+            for d_step in range(d_steps):
+                z = torch.randn(len(real), model.latent_dim, generator=rng).to(dev)
+                # 1. the discriminator: real -> 1, fake -> 0, the generator held fixed
+                with torch.no_grad():
+                    fake = model.generator(z)
+                real_logits, fake_logits = model.discriminator(real), model.discriminator(fake)
+                d_loss = discriminator_loss(real_logits, fake_logits)
+                d_optimizer.zero_grad(set_to_none=True)
+                d_loss.backward()
+                values = {
+                    "d_loss": float(d_loss.detach()),
+                    "d_real": float(torch.sigmoid(real_logits.detach()).mean()),
+                    "d_fake": float(torch.sigmoid(fake_logits.detach()).mean()),
+                }
+                if not math.isfinite(values["d_loss"]):
+                    bar.close()
+                    raise FloatingPointError(_nan_message("d_loss", values["d_loss"], epoch + 1, b + 1, d_lr))
+                d_optimizer.step()
+            # 2. the generator: make the updated D say "real" (non-saturating loss unless `saturating`)
+            for g_step in range(g_steps):
+                if g_step > 0:
+                    z = torch.randn(len(real), model.latent_dim, generator=rng).to(dev)
+                g_loss = g_loss_fn(model.discriminator(model.generator(z)))
+                g_optimizer.zero_grad(set_to_none=True)
+                g_loss.backward()
+                values["g_loss"] = float(g_loss.detach())
+                if not math.isfinite(values["g_loss"]):
+                    bar.close()
+                    raise FloatingPointError(_nan_message("g_loss", values["g_loss"], epoch + 1, b + 1, g_lr))
+                if log_steps:
+                    grads = [p.grad.detach().flatten() for p in model.generator.parameters() if p.grad is not None]
+                    values["g_grad_norm"] = float(torch.cat(grads).norm())
+                    for key in ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm"):
+                        steps[f"step_{key}"].append(values[key])
+                g_optimizer.step()
             seen += len(real)
             for key, value in values.items():
                 totals[key] += value * len(real)
@@ -292,4 +359,4 @@ def gan_train(
             history[key].append(total / seen)
         bar.close()
     model.eval()
-    return history
+    return {**history, **steps} if log_steps else history
