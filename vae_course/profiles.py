@@ -39,7 +39,7 @@ class Profile:
     """Epochs per model family, e.g. ``profile.epochs["conv_ae"]``."""
     batch_size: int = 128
     sizes: Mapping[str, int] = field(default_factory=dict)
-    """Training-set sizes of named experiments smaller than ``train_size``, e.g.
+    """Sizes of named experiments (a training subset, a number of samples or test images), e.g.
     ``profile.sizes["ch04_settings"]``; read them with :meth:`size`."""
 
     def __post_init__(self) -> None:
@@ -47,7 +47,7 @@ class Profile:
         object.__setattr__(self, "sizes", MappingProxyType(dict(self.sizes)))
 
     def size(self, experiment: str) -> int:
-        """Training images for ``experiment``: its entry in ``sizes``, else ``train_size``."""
+        """The size of ``experiment``: its entry in ``sizes``, else ``train_size``, never more than ``train_size``."""
         return min(self.sizes.get(experiment, self.train_size), self.train_size)
 
     def __str__(self) -> str:
@@ -73,16 +73,30 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "cvae": 1,
                 "gan": 1,
                 "classifier": 2,
-                # ci epochs · 04_vae_keras
-                # ci epochs · 05_vae_pytorch
-                # ci epochs · 06_conditional_vae
-                # ci epochs · 07_vae_vs_gan
+                "ch04_settings": 1,
+                "ch05_loop": 1,
+                "ch05_conv": 1,
+                "ch05_collapse": 1,
+                "ch06_cvae": 1,
+                "ch07_models": 1,
             },
             sizes={
-                # ci sizes · 04_vae_keras
-                # ci sizes · 05_vae_pytorch
-                # ci sizes · 06_conditional_vae
-                # ci sizes · 07_vae_vs_gan
+                "ch04_main": 512,
+                "ch04_fashion": 256,
+                "ch04_settings": 256,
+                "ch04_mlp": 512,
+                "ch04_iwae_images": 32,
+                "ch04_validation": 256,
+                "ch04_settings_test": 256,
+                "ch05_loop": 256,
+                "ch05_conv": 512,
+                "ch05_collapse": 1_024,
+                "ch05_gaussian": 2_048,
+                "ch06_probe": 2_048,
+                "ch07_train": 512,
+                "ch07_samples": 300,
+                "ch07_failure": 128,
+                "ch07_iwae": 16,
             },
         ),
         "standard": Profile(
@@ -98,16 +112,30 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "cvae": 10,
                 "gan": 10,
                 "classifier": 8,
-                # standard epochs · 04_vae_keras
-                # standard epochs · 05_vae_pytorch
-                # standard epochs · 06_conditional_vae
-                # standard epochs · 07_vae_vs_gan
+                "ch04_settings": 10,
+                "ch05_loop": 2,
+                "ch05_conv": 3,
+                "ch05_collapse": 10,
+                "ch06_cvae": 8,
+                "ch07_models": 4,
             },
             sizes={
-                # standard sizes · 04_vae_keras
-                # standard sizes · 05_vae_pytorch
-                # standard sizes · 06_conditional_vae
-                # standard sizes · 07_vae_vs_gan
+                "ch04_main": 6_000,
+                "ch04_fashion": 4_000,
+                "ch04_settings": 1_000,
+                "ch04_mlp": 6_000,
+                "ch04_iwae_images": 500,
+                "ch04_validation": 500,
+                "ch04_settings_test": 2_000,
+                "ch05_loop": 4_000,
+                "ch05_conv": 20_000,
+                "ch05_collapse": 10_000,
+                "ch05_gaussian": 10_000,
+                "ch06_probe": 10_000,
+                "ch07_train": 6_000,
+                "ch07_samples": 1_500,
+                "ch07_failure": 1_024,
+                "ch07_iwae": 200,
             },
         ),
         "full": Profile(
@@ -123,16 +151,30 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "cvae": 50,
                 "gan": 50,
                 "classifier": 15,
-                # full epochs · 04_vae_keras
-                # full epochs · 05_vae_pytorch
-                # full epochs · 06_conditional_vae
-                # full epochs · 07_vae_vs_gan
+                "ch04_settings": 10,
+                "ch05_loop": 10,
+                "ch05_conv": 50,
+                "ch05_collapse": 30,
+                "ch06_cvae": 20,
+                "ch07_models": 30,
             },
             sizes={
-                # full sizes · 04_vae_keras
-                # full sizes · 05_vae_pytorch
-                # full sizes · 06_conditional_vae
-                # full sizes · 07_vae_vs_gan
+                "ch04_main": 60_000,
+                "ch04_fashion": 60_000,
+                "ch04_settings": 60_000,
+                "ch04_mlp": 60_000,
+                "ch04_iwae_images": 10_000,
+                "ch04_validation": 10_000,
+                "ch04_settings_test": 10_000,
+                "ch05_loop": 60_000,
+                "ch05_conv": 60_000,
+                "ch05_collapse": 60_000,
+                "ch05_gaussian": 60_000,
+                "ch06_probe": 20_000,
+                "ch07_train": 60_000,
+                "ch07_samples": 10_000,
+                "ch07_failure": 8_192,
+                "ch07_iwae": 5_000,
             },
         ),
     }

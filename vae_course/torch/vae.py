@@ -57,6 +57,9 @@ __all__ = [
     "gaussian_kl",
     "gaussian_nll",
     "iwae_bound",
+    "negative_elbo",
+    "reparameterize",
+    "train_epoch",
     "vae_evaluate",
     "vae_loss_fn",
     "vae_train",
@@ -491,3 +494,49 @@ def vae_train(
         loss_fn=lambda m, batch, target: m.vae_loss(batch, beta=beta, check=False),
         evaluate_fn=lambda m, x_val, target: vae_evaluate(m, x_val, batch_size=max(batch_size, 512), beta=beta, seed=seed),
     )
+
+
+# --- the pieces of chapter 05's hand-written training loop -----------------------------------------
+
+
+def reparameterize(z_mean: torch.Tensor, z_log_var: torch.Tensor) -> torch.Tensor:
+    """A sample z = z_mean + exp(0.5 * z_log_var) * eps of q(z|x), eps = ``torch.randn_like(z_mean)``.
+
+    Differentiable in ``z_mean`` and ``z_log_var``; the noise comes from the
+    global PyTorch generator (``torch.manual_seed`` makes it reproducible).
+    """
+    return z_mean + torch.exp(0.5 * z_log_var) * torch.randn_like(z_mean)
+
+
+def negative_elbo(x: torch.Tensor, logits: torch.Tensor, z_mean: torch.Tensor, z_log_var: torch.Tensor) -> torch.Tensor:
+    """The Bernoulli VAE's loss in nats per image: a scalar tensor.
+
+    ``mean over images of [ BCE(x, logits) summed over pixels + KL summed over latent dimensions ]``,
+    the decoder's ``logits`` taken at a sampled z.
+    """
+    return (bernoulli_nll(x, logits) + gaussian_kl(z_mean, z_log_var)).mean()
+
+
+def train_epoch(
+    model: VAE, optimizer: torch.optim.Optimizer, x: torch.Tensor, batch_size: int, beta: float | None = None
+) -> float:
+    """One epoch of the plain training loop over ``x`` in shuffled batches; returns the mean loss per image.
+
+    ``model.train()``; per batch: ``optimizer.zero_grad()``, ``loss =
+    model.vae_loss(batch, beta=beta)["loss"]``, ``loss.backward()``,
+    ``optimizer.step()``. The result weights each batch by its size, so it is
+    the mean over the images even when the last batch is smaller.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    model.train()
+    order = torch.randperm(len(x))
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        batch = x[order[start: start + batch_size]]
+        optimizer.zero_grad()
+        loss = model.vae_loss(batch, beta=beta)["loss"]
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+    return total / len(x)
