@@ -146,8 +146,9 @@ def build(
         command += ["--toc", str(subset_toc(root, chapters))]
     if strict:
         command += ["-W", "-n", "--keep-going"]
-    # Figures must reach the page: force the inline backend even when MPLBACKEND says otherwise.
-    env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline")
+    # Figures must reach the page: force the inline backend even when MPLBACKEND says otherwise. Progress bars
+    # are text (and left out with stderr): widget bars would make the page load JavaScript from a CDN.
+    env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline", VAE_COURSE_PROGRESS="text")
     subprocess.run(command, cwd=root, env=env, check=True)
     return root / "book" / "_build" / "html"
 

@@ -36,9 +36,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from vae_course.inputs import check_shape, check_values
+from vae_course.progress import tqdm
 from vae_course.torch.training import History, as_tensor, device as default_device
 
 __all__ = ["DCGAN", "discriminator_loss", "gan_train", "generator_loss", "saturating_generator_loss", "truncated_normal"]

@@ -20,11 +20,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from vae_course import cache
 from vae_course.inputs import check_shape, check_values
 from vae_course.profiles import get_profile
+from vae_course.progress import tqdm
 
 History = dict[str, list[float]]
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], "torch.Tensor | Mapping[str, torch.Tensor]"]
