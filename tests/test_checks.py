@@ -119,3 +119,21 @@ def test_compare_quietly_prints_nothing_and_forbids_the_reference_when_hidden(ca
     compare_quietly("Ex", square, square, cases, hidden=False)
     assert matches_summary(3, True) == "matches the reference on 3 inputs, hidden edge cases included"
     assert matches_summary(1, False) == "matches the reference on 1 input"
+
+
+def test_expecting_probabilities_names_logits_given_to_a_probability_loss():
+    from vae_course.checks import ProbabilitiesExpected, expecting_probabilities
+
+    def bce_on_logits(*args):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+
+    def other_error(*args):
+        raise RuntimeError("shape mismatch")
+
+    with pytest.raises(ProbabilitiesExpected, match="between 0 and 1") as info:
+        expecting_probabilities(bce_on_logits)(1.0)
+    assert type(info.value).__name__ == "RuntimeError"
+    with pytest.raises(RuntimeError, match="shape mismatch") as info:
+        expecting_probabilities(other_error)(1.0)
+    assert not isinstance(info.value, ProbabilitiesExpected)
+    assert expecting_probabilities(lambda a, b: a + b)(1, 2) == 3

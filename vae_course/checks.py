@@ -154,6 +154,31 @@ def run(
     return result
 
 
+class ProbabilitiesExpected(RuntimeError):
+    """A probability loss (PyTorch's ``F.binary_cross_entropy``) refused values outside [0, 1]: it was given logits.
+
+    Named ``RuntimeError`` in feedback, as PyTorch raised it; a check passes it
+    in ``hints`` to explain the mistake instead of quoting PyTorch's message.
+    """
+
+
+ProbabilitiesExpected.__name__ = "RuntimeError"
+
+
+def expecting_probabilities(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` whose "between 0 and 1" ``RuntimeError`` becomes :class:`ProbabilitiesExpected`."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except RuntimeError as error:
+            if "between 0 and 1" in str(error):
+                raise ProbabilitiesExpected(str(error)) from None
+            raise
+
+    return call
+
+
 def _raise_reference_called(*args: Any, **kwargs: Any) -> Any:
     # The code object runs with the patched function's globals: use literals only.
     raise PermissionError("vae_course: the reference implementation was called")

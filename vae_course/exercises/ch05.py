@@ -21,8 +21,8 @@ from scipy import stats
 
 from vae_course import convert, diagnostics
 from vae_course.checks import (
-    Case, ExerciseFailure, Mistake, compare_quietly, expect, forbid, matches_summary, passed, reject_reference, run,
-    to_numpy,
+    Case, ExerciseFailure, Mistake, ProbabilitiesExpected, compare_quietly, expect, expecting_probabilities, forbid,
+    matches_summary, passed, reject_reference, run, to_numpy,
 )
 
 __all__ = [
@@ -212,25 +212,6 @@ BCE_ON_LOGITS = (
 )
 
 
-class _ProbabilitiesExpected(RuntimeError):
-    """PyTorch's F.binary_cross_entropy refused values outside [0, 1]: it was given logits."""
-
-
-_ProbabilitiesExpected.__name__ = "RuntimeError"  # what the feedback says was raised
-
-
-def _probabilities_hint(fn: Callable[..., Any]) -> Callable[..., Any]:
-    def call(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except RuntimeError as error:
-            if "between 0 and 1" in str(error):
-                raise _ProbabilitiesExpected(str(error)) from None
-            raise
-
-    return call
-
-
 def _bce(x: Any, logits: Any) -> Any:
     import torch.nn.functional as F
 
@@ -316,8 +297,8 @@ def check_negative_elbo(fn: Callable[..., Any], hidden: bool = False) -> None:
             _loss_case(g, 2, (1, 28, 28), 2, scale=40.0),  # very confident decoder: must stay finite
             Case((torch.full((2, 6), 0.5), torch.zeros(2, 6), torch.zeros(2, 3), torch.zeros(2, 3))),  # q = prior
         ]
-    hints = ((_ProbabilitiesExpected, BCE_ON_LOGITS),)
-    fn = _probabilities_hint(fn)
+    hints = ((ProbabilitiesExpected, BCE_ON_LOGITS),)
+    fn = expecting_probabilities(fn)
     first = run(ex, fn, cases[0], hints)
     expect(ex, isinstance(first, torch.Tensor), f"it returned {type(first).__name__}; return a torch tensor (a scalar) so that .backward() works")
     expect(ex, first.dim() == 0, f"it returned shape {tuple(first.shape)}; return one number, the mean over the images (a 0-d tensor)")

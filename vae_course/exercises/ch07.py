@@ -17,8 +17,8 @@ from scipy import linalg
 
 from vae_course import metrics
 from vae_course.checks import (
-    Case, ExerciseFailure, Mistake, compare_quietly, expect, forbid, matches_summary, passed, reject_reference, run,
-    to_numpy,
+    Case, ExerciseFailure, Mistake, ProbabilitiesExpected, compare_quietly, expect, expecting_probabilities, forbid,
+    matches_summary, passed, reject_reference, run, to_numpy,
 )
 
 __all__ = [
@@ -57,33 +57,13 @@ def _naive_log_sigmoid(logits: Any) -> Any:
     return torch.log(torch.sigmoid(logits))
 
 
-class _ProbabilitiesExpected(RuntimeError):
-    """``F.binary_cross_entropy`` given logits outside [0, 1]."""
-
-
-_ProbabilitiesExpected.__name__ = "RuntimeError"
-
 PROBABILITY_HINT = (
     "F.binary_cross_entropy (and nn.BCELoss) expect probabilities in [0, 1], but D returns logits: use "
     "F.binary_cross_entropy_with_logits, which applies the sigmoid inside, in a numerically stable form"
 )
 
 
-def _translating(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``fn`` whose 'between 0 and 1' RuntimeError becomes :class:`_ProbabilitiesExpected`, for a precise hint."""
-
-    def call(*args: Any) -> Any:
-        try:
-            return fn(*args)
-        except RuntimeError as error:
-            if "between 0 and 1" in str(error):
-                raise _ProbabilitiesExpected(str(error)) from None
-            raise
-
-    return call
-
-
-HINTS = ((_ProbabilitiesExpected, PROBABILITY_HINT),)
+HINTS = ((ProbabilitiesExpected, PROBABILITY_HINT),)
 
 
 def _loss_output(exercise: str, student: Callable[..., Any], case: Case) -> None:
@@ -207,7 +187,7 @@ def check_discriminator_loss(discriminator_loss: Callable[..., Any], hidden: boo
     ex = EX_D
     if hidden:
         reject_reference(ex, discriminator_loss, gan.discriminator_loss)
-    student = _translating(discriminator_loss)
+    student = expecting_probabilities(discriminator_loss)
     first = Case((_logits(1, 8, 1.0), _logits(2, 8, -1.0)))
     _loss_output(ex, student, first)
     cases = [
@@ -269,7 +249,7 @@ def check_generator_loss(generator_loss: Callable[..., Any], hidden: bool = Fals
     ex = EX_G
     if hidden:
         reject_reference(ex, generator_loss, gan.generator_loss)
-    student = _translating(generator_loss)
+    student = expecting_probabilities(generator_loss)
     first = Case((_logits(21, 8, -1.0),))
     _loss_output(ex, student, first)
     cases = [
