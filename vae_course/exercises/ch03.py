@@ -9,6 +9,7 @@ calls the reference.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -170,40 +171,77 @@ _STAT_LOG_VAR = np.array([-3.0, -1.0, 0.7, 2.0])
 _STAT_N = 20_000
 
 
-def _reparameterization_statistics(exercise: str, reparameterize: Callable[..., Any]) -> None:
-    """Check the distribution of the samples, naming a wrong spread or noise."""
-    mu = np.tile(_STAT_MEAN, (_STAT_N, 1))
-    log_var = np.tile(_STAT_LOG_VAR, (_STAT_N, 1))
-    with np.errstate(all="ignore"):
-        z = run(exercise, reparameterize, Case((mu, log_var, np.random.default_rng(2024))), check_inputs_unchanged=False)
-    z = np.asarray(to_numpy(z), dtype=float)
-    expect(exercise, z.shape == mu.shape, f"it returned shape {z.shape} for z_mean of shape {mu.shape}; z has the shape of z_mean")
-    expect(exercise, bool(np.all(np.isfinite(z))), "your samples contain inf or nan")
-    spread = z.std(axis=0)
+@dataclass(frozen=True)
+class SamplingMessages:
+    """What a sampling check says about each wrong spread or noise, in the wording of its chapter."""
+
+    std_from_log_var: str
+    eps_std_01: str
+    eps_std_01_and_exp: str
+    log_var_ignored: str
+    log_var_as_std: str
+    no_noise: str
+    not_centred: str
+    not_standard: str
+    """Starts the message for any other noise; the check adds the measured statistics."""
+    draw_with: str
+    """How the chapter draws eps, e.g. ``rng.standard_normal``."""
+
+
+SAMPLING_MESSAGES = SamplingMessages(
+    STD_FROM_LOG_VAR, EPS_STD_01, EPS_STD_01_AND_EXP, LOG_VAR_IGNORED, LOG_VAR_AS_STD, NO_NOISE, NOT_CENTRED,
+    f"{EPS_NOT_STANDARD}:", "rng.standard_normal",
+)
+
+
+def statistics_inputs(dtype: type = np.float64) -> tuple[np.ndarray, np.ndarray]:
+    """``(z_mean, z_log_var)`` of the statistical test: ``STAT_N`` rows of four dimensions, in ``dtype``."""
+    return np.tile(_STAT_MEAN, (_STAT_N, 1)).astype(dtype), np.tile(_STAT_LOG_VAR, (_STAT_N, 1)).astype(dtype)
+
+
+def check_sample_statistics(exercise: str, z: np.ndarray, messages: SamplingMessages, no_noise_below: float) -> None:
+    """Check samples ``z`` drawn for :func:`statistics_inputs`, naming a wrong spread or noise.
+
+    ``no_noise_below``: a spread this small counts as no noise at all (float32 samples need a larger bound).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    spread = (z - _STAT_MEAN).std(axis=0)
     std = np.exp(0.5 * _STAT_LOG_VAR)
-    expect(exercise, bool(np.all(spread > 1e-12)), NO_NOISE)
-    if not np.allclose(spread, std, rtol=0.05):
+    expect(exercise, bool(np.all(spread > no_noise_below)), messages.no_noise)
+    right_spread = np.allclose(spread, std, rtol=0.05)
+    if not right_spread:
         named = [
-            (np.exp(_STAT_LOG_VAR), STD_FROM_LOG_VAR),
-            (0.1 * std, EPS_STD_01),
-            (0.1 * np.exp(_STAT_LOG_VAR), EPS_STD_01_AND_EXP),
-            (np.ones_like(std), LOG_VAR_IGNORED),
-            (np.abs(_STAT_LOG_VAR), LOG_VAR_AS_STD),
+            (np.exp(_STAT_LOG_VAR), messages.std_from_log_var),
+            (0.1 * std, messages.eps_std_01),
+            (0.1 * np.exp(_STAT_LOG_VAR), messages.eps_std_01_and_exp),
+            (np.ones_like(std), messages.log_var_ignored),
+            (np.abs(_STAT_LOG_VAR), messages.log_var_as_std),
         ]
         for candidate, message in named:
             expect(exercise, not np.allclose(spread, candidate, rtol=0.05), message)
     standardised = (z - _STAT_MEAN) / std
     shift = standardised.mean(axis=0)
-    if np.allclose(spread, std, rtol=0.05) and np.any(np.abs(shift) > 6.0 / np.sqrt(_STAT_N)):
-        expect(exercise, not np.allclose(z.mean(axis=0), 0.0, atol=6.0 * std.max() / np.sqrt(_STAT_N)), NOT_CENTRED)
+    if right_spread and np.any(np.abs(shift) > 6.0 / np.sqrt(_STAT_N)):
+        expect(exercise, not np.allclose(z.mean(axis=0), 0.0, atol=6.0 * std.max() / np.sqrt(_STAT_N)), messages.not_centred)
     ks = stats.kstest(standardised.ravel(), "norm")
     expect(
         exercise,
-        np.allclose(spread, std, rtol=0.05) and np.all(np.abs(shift) <= 6.0 / np.sqrt(_STAT_N)) and ks.pvalue > 1e-6,
-        f"{EPS_NOT_STANDARD}: (z - z_mean) / exp(0.5 * z_log_var) should be N(0, 1) in every dimension; yours has mean "
+        right_spread and np.all(np.abs(shift) <= 6.0 / np.sqrt(_STAT_N)) and ks.pvalue > 1e-6,
+        f"{messages.not_standard} (z - z_mean) / exp(0.5 * z_log_var) should be N(0, 1) in every dimension; yours has mean "
         f"{np.array2string(shift, precision=3)} and standard deviation {np.array2string(spread / std, precision=3)} "
-        f"(Kolmogorov-Smirnov p = {ks.pvalue:.2g}). Draw it with rng.standard_normal",
+        f"(Kolmogorov-Smirnov p = {ks.pvalue:.2g}). Draw it with {messages.draw_with}",
     )
+
+
+def _reparameterization_statistics(exercise: str, reparameterize: Callable[..., Any]) -> None:
+    """Check the distribution of the samples, naming a wrong spread or noise."""
+    mu, log_var = statistics_inputs()
+    with np.errstate(all="ignore"):
+        z = run(exercise, reparameterize, Case((mu, log_var, np.random.default_rng(2024))), check_inputs_unchanged=False)
+    z = np.asarray(to_numpy(z), dtype=float)
+    expect(exercise, z.shape == mu.shape, f"it returned shape {z.shape} for z_mean of shape {mu.shape}; z has the shape of z_mean")
+    expect(exercise, bool(np.all(np.isfinite(z))), "your samples contain inf or nan")
+    check_sample_statistics(exercise, z, SAMPLING_MESSAGES, no_noise_below=1e-12)
 
 
 REPARAMETERIZE_MISTAKES = [
