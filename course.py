@@ -8,6 +8,8 @@
                                 open the course folder with every nbgrader tool (instructors)
     python3 course.py test      set up, then run the whole test suite
     python3 course.py release   regenerate chapters/ from solutions/ (instructors)
+    python3 course.py grade CHAPTER [--jobs N]
+                                autograde every submission of CHAPTER in parallel (instructors)
     python3 course.py book      build the Jupyter Book into book/_build/html
     python3 course.py setup     only set up
 
@@ -78,7 +80,7 @@ def run(*args: str) -> int:
 
 def main(argv: list[str]) -> int:
     command, extra = (argv[0], argv[1:]) if argv else ("", [])
-    if command not in {"lab", "update", "test", "release", "book", "setup"}:
+    if command not in {"lab", "update", "test", "release", "grade", "book", "setup"}:
         print(__doc__)
         return 2
     setup()
@@ -97,6 +99,8 @@ def main(argv: list[str]) -> int:
         return code
     if command == "release":
         return run(str(PYTHON), "-m", "vae_course.release", *extra)
+    if command == "grade":
+        return run(str(PYTHON), "-m", "vae_course.grading.grade", *extra)
     if command == "book":
         return run(str(PYTHON), "-m", "vae_course.book", *extra)
     return 0

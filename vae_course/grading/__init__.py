@@ -1,0 +1,1 @@
+"""Grading an nbgrader class safely: screening submissions, guarded autograding, grading in parallel."""
