@@ -25,9 +25,9 @@ class Course:
         shutil.copy(ROOT / "nbgrader_config.py", folder)
         self.db_url = f"sqlite:///{folder / 'gradebook.db'}"
 
-    def nbgrader(self, *args: str) -> subprocess.CompletedProcess:
+    def nbgrader(self, *args: str, db_url: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={self.root}", f"--CourseDirectory.db_url={self.db_url}"],
+            [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={self.root}", f"--CourseDirectory.db_url={db_url or self.db_url}"],
             cwd=self.root, capture_output=True, text=True, check=True,
         )
 
@@ -44,6 +44,21 @@ class Course:
         for student in students:
             self.nbgrader("db", "student", "add", student)
         self.nbgrader("autograde", assignment, "--force")
+
+    def grade(self, assignment: str, **options) -> "Report":
+        """Autograde every submission with the parallel grader (two jobs unless told otherwise)."""
+        from vae_course.grading.grade import grade
+
+        return grade(assignment, root=self.root, db_url=self.db_url, progress=False, **{"jobs": 2, **options})
+
+    def feedback_errors(self, assignment: str, student: str) -> dict[str, str]:
+        """The error messages in each test cell of a student's autograded notebook, by grade id."""
+        notebook = nbformat.read(self.root / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4)
+        return {
+            cell.metadata["nbgrader"]["grade_id"]: "\n".join(o.get("evalue", "") for o in cell.outputs if o.output_type == "error")
+            for cell in notebook.cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
+        }
 
     def scores(self, assignment: str, student: str) -> dict[str, tuple[float, float]]:
         """(score, max_score) of every graded cell of a student's notebook, by grade id."""

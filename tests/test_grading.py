@@ -1,20 +1,25 @@
-"""A full nbgrader round per chapter: release, three submissions, autograde, gradebook.
+"""A full nbgrader round per chapter: release, submissions, parallel autograde, gradebook.
 
 - the solution typed into the student version gets full marks;
 - the untouched student version gets zero on every exercise, and grading it
   does not crash;
 - a plausible wrong answer loses that exercise's points, and the feedback
-  the student gets back names the mistake.
+  the student gets back names the mistake;
+- each kind of tampering (tests/tampering.py), put at the second exercise,
+  leaves the first exercise's marks, scores zero from there on, is flagged
+  in the gradebook and reported with the student's name.
 """
 
 import importlib
 
-import nbformat
 import pytest
+from nbgrader.api import Gradebook
 
 from conftest import ROOT
 from grading import Course, answered, solution_answers
+from tampering import KINDS, chapter, tampered
 from vae_course.release import assignments
+
 
 # Each chapter's test module (tests/test_exercises_chNN.py) names a plausible
 # wrong answer in ROUND_TRIP_WRONG_ANSWERS: grade id -> (cell source, what the
@@ -24,6 +29,10 @@ def wrong_answers(assignment: str) -> dict[str, tuple[str, str]]:
     return module.ROUND_TRIP_WRONG_ANSWERS
 
 
+def student(kind: str) -> str:
+    return "tamper-" + kind.replace(" ", "-")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", assignments(ROOT))
 def test_grading_round_trip(tmp_path, assignment):
@@ -31,10 +40,14 @@ def test_grading_round_trip(tmp_path, assignment):
     student_version = course.release(assignment)
     solutions = solution_answers(assignment)
     wrong = wrong_answers(assignment)
+    names = chapter(assignment)
     course.submit("perfect", assignment, answered(student_version, solutions))
     course.submit("untouched", assignment, student_version)
     course.submit("wrong", assignment, answered(student_version, {**solutions, **{k: v[0] for k, v in wrong.items()}}))
-    course.autograde(assignment, ["perfect", "untouched", "wrong"])
+    for kind, code in KINDS.items():
+        course.submit(student(kind), assignment, tampered(student_version, solutions, code(names), kind))
+    report = course.grade(assignment)
+    assert not report.failed, report.summary(assignment)
 
     perfect = course.scores(assignment, "perfect")
     assert len(perfect) >= 3
@@ -47,12 +60,17 @@ def test_grading_round_trip(tmp_path, assignment):
     for grade_id, (score, maximum) in graded.items():
         expected = 0 if grade_id.removesuffix("_tests") in wrong else maximum
         assert score == expected, f"wrong answer: {grade_id} scored {score}/{maximum}, expected {expected}"
-
-    feedback = nbformat.read(tmp_path / "autograded" / "wrong" / assignment / f"{assignment}.ipynb", as_version=4)
-    errors = {
-        cell.metadata["nbgrader"]["grade_id"]: "\n".join(o.get("evalue", "") for o in cell.outputs if o.output_type == "error")
-        for cell in feedback.cells
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")
-    }
+    errors = course.feedback_errors(assignment, "wrong")
     for grade_id, (_, message) in wrong.items():
         assert message in errors[f"{grade_id}_tests"], f"feedback for {grade_id} does not say {message!r}: {errors[f'{grade_id}_tests']!r}"
+
+    assert set(report.flagged) == {student(kind) for kind in KINDS}, report.summary(assignment)
+    with Gradebook(course.db_url) as gradebook:
+        for kind in KINDS:
+            scores = list(course.scores(assignment, student(kind)).values())
+            assert scores[0][0] == scores[0][1], f"{kind}: the first exercise, before the tampering, lost its marks"
+            assert all(score == 0 for score, _ in scores[1:]), f"{kind}: tampering earned points: {scores}"
+            assert gradebook.find_submission_notebook(assignment, assignment, student(kind)).flagged
+            feedback = list(course.feedback_errors(assignment, student(kind)).values())
+            assert all("tampers with grading" in message for message in feedback[1:]), feedback
+        assert not gradebook.find_submission_notebook(assignment, assignment, "perfect").flagged

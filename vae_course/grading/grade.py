@@ -104,6 +104,21 @@ def failure_reason(log: str, student: str) -> str:
     return "nbgrader did not write an autograded notebook (see the batch log)"
 
 
+def diagnosis(root: Path, assignment: str, student: str) -> str | None:
+    """Why a submission could not be graded, when its file says so: not JSON, or another chapter's notebook."""
+    submitted = root / "submitted" / student / assignment / f"{assignment}.ipynb"
+    try:
+        notebook = nbformat.read(submitted, as_version=4)
+    except Exception:  # noqa: BLE001 - anything nbformat cannot read
+        return f"{submitted.name} is not a readable notebook (not valid notebook JSON)"
+    ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells} - {None}
+    source = nbformat.read(root / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    expected = {c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells} - {None}
+    if ids and not ids & expected:
+        return f"this is not a {assignment} notebook (its exercises are {', '.join(sorted(ids)[:3])}, ...: another chapter's?)"
+    return None
+
+
 def logged_students(log: str, prefix: str) -> dict[str, str]:
     """Student -> message, for the log lines GuardedExecute starts with ``prefix``."""
     return {m.group(1): m.group(2) for m in re.finditer(rf"{prefix}: student '([^']+)', [^:]+: (.*)", log)}
@@ -194,7 +209,8 @@ def grade(
                     if (root / "autograded" / student / assignment).is_dir():
                         report.graded.append(student)
                     else:
-                        report.failed[student] = failure_reason(log, student)
+                        reason = failure_reason(log, student)
+                        report.failed[student] = f"{hint}; {reason}" if (hint := diagnosis(root, assignment, student)) else reason
                 report.flagged.update(logged_students(log, FLAG_PREFIX))
                 report.died.update(logged_students(log, DIED_PREFIX))
                 bar.update(len(groups[number]))

@@ -1,0 +1,105 @@
+"""One bad submission never stops or changes the grading of the others, and the parallel grader
+writes exactly what a serial `nbgrader autograde` writes.
+
+Chapter 01 (the fastest) stands for all: the failures are about nbgrader and
+the kernel, not about a chapter's content.
+"""
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from grading import Course, answered, solution_answers
+from tampering import EVASIONS, KINDS, chapter, tampered
+from test_exercises_ch01 import ROUND_TRIP_WRONG_ANSWERS
+from vae_course.grading.gradebook import results
+
+CHAPTER = "01_autoencoders"
+FULL = {"ex1_bce_loss_tests": 2.0, "ex2_build_conv_encoder_tests": 3.0, "ex3_add_gaussian_noise_tests": 2.0, "ex4_anomaly_threshold_tests": 2.0}
+
+
+def with_answer(notebook, grade_id, code):
+    return answered(notebook, {**solution_answers(CHAPTER), grade_id: code})
+
+
+def without_cell(notebook, grade_id):
+    notebook = nbformat.from_dict(notebook)
+    notebook.cells = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return notebook
+
+
+def with_cell_source(notebook, grade_id, source):
+    notebook = nbformat.from_dict(notebook)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = source
+    return notebook
+
+
+@pytest.mark.slow
+def test_failures_are_contained_and_reported(tmp_path):
+    course = Course(tmp_path)
+    released = course.release(CHAPTER)
+    solved = answered(released, solution_answers(CHAPTER))
+    names = chapter(CHAPTER)
+    submissions = {
+        "good": solved,
+        "endless-loop": with_answer(released, "ex3_add_gaussian_noise", "while True:\n    pass"),
+        "kernel-exits": with_answer(released, "ex3_add_gaussian_noise", "import os\nos._exit(1)"),
+        "memory-hog": with_answer(released, "ex1_bce_loss", "hog = bytearray(1024 * 2**30)\n" + solution_answers(CHAPTER)["ex1_bce_loss"]),
+        "deleted-test": without_cell(solved, "ex4_anomaly_threshold_tests"),
+        "edited-test": with_cell_source(solved, "ex1_bce_loss_tests", "pass  # no checks here"),
+        "wrong-chapter": answered(Course(tmp_path / "other").release("02_ae_limitations"), solution_answers("02_ae_limitations")),
+    }
+    for kind in ("hidden code", "kernel hook", "alias", "shell"):
+        submissions[f"evades-{kind.replace(' ', '-')}"] = tampered(released, solution_answers(CHAPTER), EVASIONS[kind](names), kind)
+    for student, notebook in submissions.items():
+        course.submit(student, CHAPTER, notebook)
+    (tmp_path / "submitted" / "not-json" / CHAPTER).mkdir(parents=True)
+    (tmp_path / "submitted" / "not-json" / CHAPTER / f"{CHAPTER}.ipynb").write_text('{"cells": [')
+
+    report = course.grade(CHAPTER, timeout=20)
+
+    def scores(student):
+        return {grade_id: score for grade_id, (score, _) in course.scores(CHAPTER, student).items()}
+
+    assert scores("good") == FULL
+    assert scores("endless-loop") == {**FULL, "ex3_add_gaussian_noise_tests": 0}  # interrupted at the cell timeout
+    assert scores("kernel-exits") == {**FULL, "ex3_add_gaussian_noise_tests": 0, "ex4_anomaly_threshold_tests": 0}
+    assert "kernel-exits" in report.died
+    assert "the kernel died" in course.feedback_errors(CHAPTER, "kernel-exits")["ex4_anomaly_threshold_tests"]
+    assert scores("memory-hog") == {**FULL, "ex1_bce_loss_tests": 0}  # MemoryError under the kernel's limit
+    assert scores("deleted-test")["ex4_anomaly_threshold_tests"] == 0
+    assert scores("edited-test") == FULL  # nbgrader put the instructor's test cell back, and it ran
+    assert "not a 01_autoencoders notebook" in report.failed["wrong-chapter"]
+    for student in submissions:
+        if student.startswith("evades-"):
+            assert scores(student) == {**FULL, **{k: 0 for k in list(FULL)[1:]}}, student
+            assert student in report.flagged
+    assert "NotJSONError" in report.failed["not-json"]
+    assert set(report.failed) == {"not-json", "wrong-chapter"}, report.summary(CHAPTER)
+    assert "not-json" in report.summary(CHAPTER)
+
+
+@pytest.mark.slow
+def test_parallel_grading_writes_what_serial_grading_writes(tmp_path):
+    course = Course(tmp_path)
+    released = course.release(CHAPTER)
+    solutions = solution_answers(CHAPTER)
+    course.submit("perfect", CHAPTER, answered(released, solutions))
+    course.submit("wrong", CHAPTER, answered(released, {**solutions, **{k: v[0] for k, v in ROUND_TRIP_WRONG_ANSWERS.items()}}))
+    course.submit("untouched", CHAPTER, released)
+    course.submit("tamper", CHAPTER, tampered(released, solutions, KINDS["check function"](chapter(CHAPTER)), "check function"))
+    serial_db = tmp_path / "serial.db"
+    shutil.copy(tmp_path / "gradebook.db", serial_db)
+
+    course.nbgrader("autograde", CHAPTER, "--force", db_url=f"sqlite:///{serial_db}")
+    report = course.grade(CHAPTER, batch_size=1)
+
+    serial, parallel = results(f"sqlite:///{serial_db}", CHAPTER), results(course.db_url, CHAPTER)
+    assert set(parallel) == {"perfect", "wrong", "untouched", "tamper"} and not report.failed
+    assert json.dumps(parallel, sort_keys=True) == json.dumps(serial, sort_keys=True)
+    assert parallel["tamper"][CHAPTER]["flagged"] and not parallel["perfect"][CHAPTER]["flagged"]
