@@ -16,7 +16,10 @@ def main(argv: list[str]) -> None:
     if len(argv) < 2 or not argv[0].isdigit():
         sys.exit("usage: python -m vae_course.grading.limit BYTES COMMAND [ARGS...]")
     limit = int(argv[0])
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ValueError, OSError) as error:  # macOS refuses RLIMIT_AS: say so in the grading log, and go on
+        print(f"vae_course.grading.limit: no memory limit on this system ({error})", file=sys.stderr, flush=True)
     os.execvp(argv[1], argv[1:])
 
 
