@@ -32,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbgrader.api import Gradebook, MissingEntry
 from tqdm.std import tqdm
 
@@ -124,6 +125,20 @@ def logged_students(log: str, prefix: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in re.finditer(rf"{prefix}: student '([^']+)', [^:]+: (.*)", log)}
 
 
+def grading_env(jobs: int) -> dict[str, str]:
+    """The environment of the nbgrader processes: the course's scripts on PATH, the cores shared out, `ci` by default."""
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = dict(tool_env(), **{name: threads for name in THREAD_VARS})
+    env.setdefault(PROFILE_ENV_VAR, "ci")
+    return env
+
+
+def default_memory_gib(jobs: int) -> float:
+    """Each kernel's memory limit: 80% of the machine's memory shared by the jobs, at most 8 GiB."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else 16.0
+    return min(8.0, 0.8 * total / jobs)
+
+
 def grade(
     assignment: str,
     jobs: int = 2,
@@ -153,12 +168,8 @@ def grade(
     log_dir = log_dir or root / "grading_logs" / assignment
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir(parents=True)
-    threads = str(max(1, (os.cpu_count() or 1) // jobs))
-    if memory_gib is None:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30 if hasattr(os, "sysconf") else 16.0
-        memory_gib = min(8.0, 0.8 * total / jobs)
-    env = dict(tool_env(), MPLBACKEND="Agg", **{name: threads for name in THREAD_VARS})
-    env.setdefault(PROFILE_ENV_VAR, "ci")
+    env = grading_env(jobs)
+    memory_gib = memory_gib or default_memory_gib(jobs)
 
     report = Report()
     start = time.perf_counter()
@@ -167,7 +178,11 @@ def grade(
     with tempfile.TemporaryDirectory(prefix="vae_course_grade_") as tmp:
         template = Path(tmp) / "cache"
         template.mkdir()
-        seconds = warm_cache(source, template, timeout or 600, env[PROFILE_ENV_VAR], log_dir / "warm_cache.log")
+        try:
+            seconds = warm_cache(source, template, timeout or 600, env[PROFILE_ENV_VAR], log_dir / "warm_cache.log")
+        except CellExecutionError as error:
+            raise GradingError(f"the instructor's notebook {source} fails under the {env[PROFILE_ENV_VAR]} profile, "
+                               f"so submissions cannot be graded fairly:\n{error}") from None
         if progress:
             print(f"[grade] the instructor's notebook filled the model cache in {seconds:.0f} s", flush=True)
 
