@@ -57,7 +57,8 @@ class Report:
     failed: dict[str, str] = field(default_factory=dict)  # student -> reason
     flagged: dict[str, str] = field(default_factory=dict)  # student -> what was found
     died: dict[str, str] = field(default_factory=dict)  # student -> where the kernel died
-    seconds: float = 0.0
+    seconds: float = 0.0  # in all
+    warm_seconds: float = 0.0  # of which filling the model cache
 
     def summary(self, assignment: str) -> str:
         total = len(self.graded) + len(self.failed)
@@ -145,7 +146,7 @@ def grade(
     root: Path | None = None,
     db_url: str | None = None,
     timeout: int | None = None,
-    batch_size: int = 5,
+    batch_size: int = 10,
     memory_gib: float | None = None,
     force: bool = True,
     log_dir: Path | None = None,
@@ -179,12 +180,12 @@ def grade(
         template = Path(tmp) / "cache"
         template.mkdir()
         try:
-            seconds = warm_cache(source, template, timeout or 600, env[PROFILE_ENV_VAR], log_dir / "warm_cache.log")
+            report.warm_seconds = warm_cache(source, template, timeout or 600, env[PROFILE_ENV_VAR], log_dir / "warm_cache.log")
         except CellExecutionError as error:
             raise GradingError(f"the instructor's notebook {source} fails under the {env[PROFILE_ENV_VAR]} profile, "
                                f"so submissions cannot be graded fairly:\n{error}") from None
         if progress:
-            print(f"[grade] the instructor's notebook filled the model cache in {seconds:.0f} s", flush=True)
+            print(f"[grade] the instructor's notebook filled the model cache in {report.warm_seconds:.0f} s", flush=True)
 
         groups = batches(students, jobs, batch_size)
         databases = []
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("assignment", help="the chapter to grade, e.g. 01_autoencoders")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="nbgrader processes at a time (default: one per core)")
     parser.add_argument("--timeout", type=int, help="seconds a cell may run (default: nbgrader_config.py's)")
-    parser.add_argument("--batch-size", type=int, default=5, help="students per nbgrader process (default 5)")
+    parser.add_argument("--batch-size", type=int, default=10, help="students per nbgrader process (default 10)")
     parser.add_argument("--memory-gib", type=float, help="memory limit of each kernel (default: 80%% of RAM over --jobs, at most 8)")
     parser.add_argument("--db", help="gradebook URL (default: sqlite:///<course>/gradebook.db)")
     parser.add_argument("--keep", action="store_true", help="skip students already autograded (default: regrade everyone)")
