@@ -3,6 +3,7 @@
 
     .venv/bin/python tools/bench_grading.py --class-size 100                 # 100 submissions of chapter 01
     .venv/bin/python tools/bench_grading.py --chapters --submissions 4       # every chapter, serial and parallel
+    .venv/bin/python tools/bench_grading.py --chapters 04_vae_keras          # one chapter
     .venv/bin/python tools/bench_grading.py --profile-submission 01_autoencoders
 
 ``--class-size N`` releases a chapter into a throw-away course, submits the
@@ -111,7 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--class-size", type=int, help="grade this many submissions of --chapter")
     parser.add_argument("--chapter", default="01_autoencoders")
-    parser.add_argument("--chapters", action="store_true", help="every chapter, serial against parallel")
+    parser.add_argument("--chapters", nargs="*", metavar="CHAPTER", help="these chapters (none named: all), serial against parallel")
     parser.add_argument("--submissions", type=int, default=4, help="submissions per chapter with --chapters")
     parser.add_argument("--profile-submission", metavar="CHAPTER", help="split one submission's time")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -121,8 +122,8 @@ def main() -> None:
         profile_submission(args.profile_submission)
     if args.class_size:
         grade_class(args.chapter, args.class_size, args.jobs)
-    if args.chapters:
-        for chapter in assignments(ROOT):
+    if args.chapters is not None:
+        for chapter in args.chapters or assignments(ROOT):
             compare_chapter(chapter, args.submissions, args.jobs)
 
 
