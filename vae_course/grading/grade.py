@@ -237,7 +237,7 @@ def grade(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="course.py grade", description=__doc__.splitlines()[0])
     parser.add_argument("assignment", help="the chapter to grade, e.g. 01_autoencoders")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="nbgrader processes at a time (default: one per core)")
     parser.add_argument("--timeout", type=int, help="seconds a cell may run (default: nbgrader_config.py's)")

@@ -43,9 +43,9 @@ FLAG_PREFIX = "Grading integrity"  # starts every log line about a refused submi
 DIED_PREFIX = "Kernel died"  # starts every log line about a kernel that died during grading
 
 
-def error_output(message: str) -> NotebookNode:
+def error_output(message: str, ename: str = INTEGRITY_ERROR) -> NotebookNode:
     """An error output: nbgrader scores a test cell that holds one zero, and the feedback shows the message."""
-    return nbformat.v4.new_output("error", ename=INTEGRITY_ERROR, evalue=message, traceback=[f"{INTEGRITY_ERROR}: {message}"])
+    return nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
 def limited_kernel_manager(limit_bytes: int) -> type[AsyncKernelManager]:
@@ -137,11 +137,11 @@ class GuardedExecute(Execute):
         died = self._running
         nb.cells[died].outputs.append(error_output(
             "the kernel died while this cell ran (os._exit, a crash inside a library, or the memory limit); "
-            "nothing after it was run."
+            "nothing after it was run.", ename="DeadKernelError",
         ))
         for cell in nb.cells[died + 1:]:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-                cell.outputs = [error_output(f"not graded: the kernel died in cell {died}, before this test ran.")]
+                cell.outputs = [error_output(f"not graded: the kernel died in cell {died}, before this test ran.", ename="DeadKernelError")]
         self.log.warning("%s: student %r, %s/%s: in cell %d", DIED_PREFIX, info["student"], info["assignment"], info["notebook"], died)
 
     def _refuse_from(self, nb: NotebookNode, stop: int, findings: list[Finding]) -> None:
