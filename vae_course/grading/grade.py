@@ -85,6 +85,11 @@ def sqlite_path(db_url: str) -> Path:
     return Path(db_url.removeprefix("sqlite:///"))
 
 
+def source_notebook(root: Path, assignment: str) -> Path:
+    """The instructor's notebook of ``assignment`` (nbgrader_config.py's source directory is ``solutions/``)."""
+    return root / "solutions" / assignment / f"{assignment}.ipynb"
+
+
 def warm_cache(notebook_path: Path, folder: Path, timeout: int, profile: str, log: Path) -> float:
     """Run the instructor's notebook once with model cache ``folder`` (kernel messages to ``log``); return its seconds."""
     notebook = nbformat.read(notebook_path, as_version=4)
@@ -114,7 +119,7 @@ def diagnosis(root: Path, assignment: str, student: str) -> str | None:
     except Exception:  # noqa: BLE001 - anything nbformat cannot read
         return f"{submitted.name} is not a readable notebook (not valid notebook JSON)"
     ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells} - {None}
-    source = nbformat.read(root / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    source = nbformat.read(source_notebook(root, assignment), as_version=4)
     expected = {c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells} - {None}
     if ids and not ids & expected:
         return f"this is not a {assignment} notebook (its exercises are {', '.join(sorted(ids)[:3])}, ...: another chapter's?)"
@@ -174,7 +179,7 @@ def grade(
 
     report = Report()
     start = time.perf_counter()
-    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    source = source_notebook(root, assignment)
     guard = FileGuard([Path(__file__).resolve().parents[1]], [source])
     with tempfile.TemporaryDirectory(prefix="vae_course_grade_") as tmp:
         template = Path(tmp) / "cache"

@@ -48,6 +48,13 @@ def error_output(message: str, ename: str = INTEGRITY_ERROR) -> NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
+def zero_tests(cells: list[NotebookNode], message: str, ename: str = INTEGRITY_ERROR) -> None:
+    """Give every test cell among ``cells`` an error output with ``message``, so that nbgrader scores it zero."""
+    for cell in cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.outputs.append(error_output(message, ename))
+
+
 def limited_kernel_manager(limit_bytes: int) -> type[AsyncKernelManager]:
     """A kernel manager whose kernels start under an address-space limit of ``limit_bytes`` (Unix only)."""
 
@@ -122,9 +129,7 @@ class GuardedExecute(Execute):
                 f"this submission changed the course's own files ({', '.join(changed)}); they were restored, "
                 "and no exercise of this submission is graded."
             )
-            for cell in nb.cells:
-                if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
-                    cell.outputs.append(error_output(message))
+            zero_tests(nb.cells, message)
             self._report(info, [message])
         return nb, resources
 
@@ -139,9 +144,7 @@ class GuardedExecute(Execute):
             "the kernel died while this cell ran (os._exit, a crash inside a library, or the memory limit); "
             "nothing after it was run.", ename="DeadKernelError",
         ))
-        for cell in nb.cells[died + 1:]:
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
-                cell.outputs = [error_output(f"not graded: the kernel died in cell {died}, before this test ran.", ename="DeadKernelError")]
+        zero_tests(nb.cells[died + 1:], f"not graded: the kernel died in cell {died}, before this test ran.", "DeadKernelError")
         self.log.warning("%s: student %r, %s/%s: in cell %d", DIED_PREFIX, info["student"], info["assignment"], info["notebook"], died)
 
     def _refuse_from(self, nb: NotebookNode, stop: int, findings: list[Finding]) -> None:
@@ -154,10 +157,7 @@ class GuardedExecute(Execute):
         for cell in nb.cells[stop + 1:]:
             if cell.cell_type == "code":
                 cell.outputs = []
-                if cell.metadata.get("nbgrader", {}).get("grade"):
-                    cell.outputs.append(error_output(
-                        f"not graded: {first[0]}. That cell tampers with grading, so nothing from it on was run."
-                    ))
+        zero_tests(nb.cells[stop + 1:], f"not graded: {first[0]}. That cell tampers with grading, so nothing from it on was run.")
 
     def _report(self, info: dict, lines: list[str]) -> None:
         """A warning line in the autograde log, and the submission flagged for the instructor."""
