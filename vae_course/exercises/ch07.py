@@ -340,6 +340,16 @@ def _spd(r: np.random.Generator, d: int, rank: int | None = None, floor: float =
     return a @ a.T + (0.0 if rank else floor * np.eye(d))
 
 
+def _with_roundoff(r: np.random.Generator, d: int) -> np.ndarray:
+    """A covariance whose smallest eigenvalue is -1e-10, as round-off leaves in one estimated from too few samples.
+
+    ``sqrtm`` of its product with a positive definite matrix is complex on every platform; the exactly singular
+    case above is complex only where LAPACK's round-off makes a zero eigenvalue negative.
+    """
+    q, _ = np.linalg.qr(r.normal(size=(d, d)))
+    return (q * np.r_[np.linspace(1.0, 2.0, d - 1), -1e-10]) @ q.T
+
+
 def check_frechet_distance_gaussians(frechet_distance_gaussians: Callable[..., Any], hidden: bool = False) -> None:
     """Exercise 3: ``||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 sqrtm(S_a S_b))``, a real float."""
     ex = EX_FRECHET
@@ -350,7 +360,8 @@ def check_frechet_distance_gaussians(frechet_distance_gaussians: Callable[..., A
     cases = [
         Case((r.normal(size=3), _spd(r, 3), r.normal(size=3), _spd(r, 3))),
         Case((np.array([1.0]), np.array([[4.0]]), np.array([-1.0]), np.array([[1.0]]))),  # 1-D: 4 + (2 - 1)^2 = 5
-        Case((r.normal(size=5), _spd(r, 5, rank=2), r.normal(size=5), _spd(r, 5, rank=3))),  # singular: complex sqrtm
+        Case((r.normal(size=5), _spd(r, 5, rank=2), r.normal(size=5), _spd(r, 5, rank=3))),  # singular
+        Case((r.normal(size=4), _spd(r, 4), r.normal(size=4), _with_roundoff(r, 4))),  # complex sqrtm everywhere
     ]
     if hidden:
         same = _spd(r, 4)
