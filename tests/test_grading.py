@@ -5,9 +5,12 @@
   does not crash;
 - a plausible wrong answer loses that exercise's points, and the feedback
   the student gets back names the mistake;
-- each kind of tampering (tests/tampering.py), put at the second exercise,
-  leaves the first exercise's marks, scores zero from there on, is flagged
-  in the gradebook and reported with the student's name.
+- tampering (tests/tampering.py), put at the second exercise, leaves the
+  first exercise's marks, scores zero from there on, is flagged in the
+  gradebook and reported with the student's name. Each chapter tries two
+  kinds, in turn, so that the seven chapters try every kind twice (every
+  submission costs a kernel run; tests/test_screen.py tries each kind and
+  evasion against the screen directly).
 """
 
 import importlib
@@ -29,6 +32,17 @@ def wrong_answers(assignment: str) -> dict[str, tuple[str, str]]:
     return module.ROUND_TRIP_WRONG_ANSWERS
 
 
+def tamper_kinds(assignment: str) -> list[str]:
+    """The two kinds of tampering that ``assignment``'s round trip submits: the next two of KINDS, in turn."""
+    kinds, position = list(KINDS), assignments(ROOT).index(assignment)
+    return [kinds[(2 * position + offset) % len(kinds)] for offset in (0, 1)]
+
+
+def test_every_kind_of_tampering_is_graded_in_two_chapters():
+    tried = [kind for assignment in assignments(ROOT) for kind in tamper_kinds(assignment)]
+    assert {kind: tried.count(kind) for kind in KINDS} == {kind: 2 for kind in KINDS}
+
+
 def student(kind: str) -> str:
     return "tamper-" + kind.replace(" ", "-")
 
@@ -44,8 +58,9 @@ def test_grading_round_trip(tmp_path, assignment):
     course.submit("perfect", assignment, answered(student_version, solutions))
     course.submit("untouched", assignment, student_version)
     course.submit("wrong", assignment, answered(student_version, {**solutions, **{k: v[0] for k, v in wrong.items()}}))
-    for kind, code in KINDS.items():
-        course.submit(student(kind), assignment, tampered(student_version, solutions, code(names), kind))
+    kinds = tamper_kinds(assignment)
+    for kind in kinds:
+        course.submit(student(kind), assignment, tampered(student_version, solutions, KINDS[kind](names), kind))
     report = course.grade(assignment)
     assert not report.failed, report.summary(assignment)
 
@@ -64,9 +79,9 @@ def test_grading_round_trip(tmp_path, assignment):
     for grade_id, (_, message) in wrong.items():
         assert message in errors[f"{grade_id}_tests"], f"feedback for {grade_id} does not say {message!r}: {errors[f'{grade_id}_tests']!r}"
 
-    assert set(report.flagged) == {student(kind) for kind in KINDS}, report.summary(assignment)
+    assert set(report.flagged) == {student(kind) for kind in kinds}, report.summary(assignment)
     with Gradebook(course.db_url) as gradebook:
-        for kind in KINDS:
+        for kind in kinds:
             scores = list(course.scores(assignment, student(kind)).values())
             assert scores[0][0] == scores[0][1], f"{kind}: the first exercise, before the tampering, lost its marks"
             assert all(score == 0 for score, _ in scores[1:]), f"{kind}: tampering earned points: {scores}"

@@ -1,8 +1,8 @@
 """One bad submission never stops or changes the grading of the others, and the parallel grader
 writes exactly what a serial `nbgrader autograde` writes.
 
-Chapter 01 (the fastest) stands for all: the failures are about nbgrader and
-the kernel, not about a chapter's content.
+Chapter 03 (the fastest to grade: NumPy only, no training) stands for all: the
+failures are about nbgrader and the kernel, not about a chapter's content.
 """
 
 import json
@@ -14,11 +14,21 @@ import pytest
 from conftest import ROOT
 from grading import Course, answered, solution_answers
 from tampering import EVASIONS, KINDS, chapter, tampered
-from test_exercises_ch01 import ROUND_TRIP_WRONG_ANSWERS
+from test_exercises_ch03 import ROUND_TRIP_WRONG_ANSWERS
 from vae_course.grading.gradebook import results
 
-CHAPTER = "01_autoencoders"
-FULL = {"ex1_bce_loss_tests": 2.0, "ex2_build_conv_encoder_tests": 3.0, "ex3_add_gaussian_noise_tests": 2.0, "ex4_anomaly_threshold_tests": 2.0}
+CHAPTER = "03_vae_theory"
+_SOURCE = nbformat.read(ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
+ANSWERS = [c.metadata["nbgrader"]["grade_id"] for c in _SOURCE.cells if c.metadata.get("nbgrader", {}).get("solution")]
+"""The grade ids of the answer cells, in notebook order; each has a test cell ``<id>_tests``."""
+FULL = {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
+        for c in _SOURCE.cells if c.metadata.get("nbgrader", {}).get("grade")}
+"""Full marks: test cell grade id -> points."""
+
+
+def zero_from(index):
+    """Full marks, except zero for the tests of the answer at ``index`` and every later one."""
+    return {**FULL, **{f"{grade_id}_tests": 0 for grade_id in ANSWERS[index:]}}
 
 
 def with_answer(notebook, grade_id, code):
@@ -47,12 +57,13 @@ def test_failures_are_contained_and_reported(tmp_path):
     names = chapter(CHAPTER)
     submissions = {
         "good": solved,
-        "endless-loop": with_answer(released, "ex3_add_gaussian_noise", "while True:\n    pass"),
-        "kernel-exits": with_answer(released, "ex3_add_gaussian_noise", "import os\nos._exit(1)"),
-        "memory-hog": with_answer(released, "ex1_bce_loss", "hog = bytearray(1024 * 2**30)\n" + solution_answers(CHAPTER)["ex1_bce_loss"]),
-        "deleted-test": without_cell(solved, "ex4_anomaly_threshold_tests"),
-        "edited-test": with_cell_source(solved, "ex1_bce_loss_tests", "pass  # no checks here"),
-        "wrong-chapter": answered(Course(tmp_path / "other").release("02_ae_limitations"), solution_answers("02_ae_limitations")),
+        "endless-loop": with_answer(released, ANSWERS[2], "while True:\n    pass"),
+        "kernel-exits": with_answer(released, ANSWERS[2], "import os\nos._exit(1)"),
+        # the memory hog sits at the last exercise, whose function no later cell uses
+        "memory-hog": with_answer(released, ANSWERS[-1], "hog = bytearray(1024 * 2**30)\n" + solution_answers(CHAPTER)[ANSWERS[-1]]),
+        "deleted-test": without_cell(solved, f"{ANSWERS[3]}_tests"),
+        "edited-test": with_cell_source(solved, f"{ANSWERS[0]}_tests", "pass  # no checks here"),
+        "wrong-chapter": answered(Course(tmp_path / "other").release("01_autoencoders"), solution_answers("01_autoencoders")),
     }
     for kind in ("hidden code", "kernel hook", "alias", "shell"):
         submissions[f"evades-{kind.replace(' ', '-')}"] = tampered(released, solution_answers(CHAPTER), EVASIONS[kind](names), kind)
@@ -67,17 +78,17 @@ def test_failures_are_contained_and_reported(tmp_path):
         return {grade_id: score for grade_id, (score, _) in course.scores(CHAPTER, student).items()}
 
     assert scores("good") == FULL
-    assert scores("endless-loop") == {**FULL, "ex3_add_gaussian_noise_tests": 0}  # interrupted at the cell timeout
-    assert scores("kernel-exits") == {**FULL, "ex3_add_gaussian_noise_tests": 0, "ex4_anomaly_threshold_tests": 0}
+    assert scores("endless-loop") == {**FULL, f"{ANSWERS[2]}_tests": 0}  # interrupted at the cell timeout
+    assert scores("kernel-exits") == zero_from(2)
     assert "kernel-exits" in report.died
-    assert "the kernel died" in course.feedback_errors(CHAPTER, "kernel-exits")["ex4_anomaly_threshold_tests"]
-    assert scores("memory-hog") == {**FULL, "ex1_bce_loss_tests": 0}  # MemoryError under the kernel's limit
-    assert scores("deleted-test")["ex4_anomaly_threshold_tests"] == 0
+    assert "the kernel died" in course.feedback_errors(CHAPTER, "kernel-exits")[f"{ANSWERS[-1]}_tests"]
+    assert scores("memory-hog") == {**FULL, f"{ANSWERS[-1]}_tests": 0}  # MemoryError under the kernel's limit
+    assert scores("deleted-test")[f"{ANSWERS[3]}_tests"] == 0
     assert scores("edited-test") == FULL  # nbgrader put the instructor's test cell back, and it ran
-    assert "not a 01_autoencoders notebook" in report.failed["wrong-chapter"]
+    assert f"not a {CHAPTER} notebook" in report.failed["wrong-chapter"]
     for student in submissions:
         if student.startswith("evades-"):
-            assert scores(student) == {**FULL, **{k: 0 for k in list(FULL)[1:]}}, student
+            assert scores(student) == zero_from(1), student
             assert student in report.flagged
     assert "NotJSONError" in report.failed["not-json"]
     assert set(report.failed) == {"not-json", "wrong-chapter"}, report.summary(CHAPTER)
