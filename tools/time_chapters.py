@@ -4,6 +4,7 @@
     .venv/bin/python tools/time_chapters.py                       # every chapter, ci and standard
     .venv/bin/python tools/time_chapters.py 04_vae_keras --profiles ci
     .venv/bin/python tools/time_chapters.py --autograde           # also time `nbgrader autograde`
+    .venv/bin/python tools/time_chapters.py 02_ae_limitations --slowest 8   # and where the time goes
 
 For each chapter and profile the solution notebook is executed twice in a
 fresh kernel: first with an empty model cache (cold: every model trains), then
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -41,8 +43,11 @@ BUDGET_S = {"ci": 60, "standard": 300}
 AUTOGRADE_BUDGET_S = 30
 
 
-def execute(chapter: str, profile: str, cache: Path) -> float:
-    """Seconds to execute the solution notebook of ``chapter`` under ``profile`` with model cache ``cache``."""
+def execute(chapter: str, profile: str, cache: Path, slowest: int = 0) -> float:
+    """Seconds to execute the solution notebook of ``chapter`` under ``profile`` with model cache ``cache``.
+
+    With ``slowest`` > 0, also print that many of the slowest cells (index, seconds, first line).
+    """
     path = ROOT / "solutions" / chapter / f"{chapter}.ipynb"
     notebook = nbformat.read(path, as_version=4)
     os.environ.update(VAE_COURSE_PROFILE=profile, VAE_COURSE_CACHE=str(cache), MPLBACKEND="Agg")
@@ -55,7 +60,23 @@ def execute(chapter: str, profile: str, cache: Path) -> float:
               if o.output_type == "error" and "raises-exception" not in c.metadata.get("tags", [])]
     if errors:
         raise RuntimeError(f"{chapter} under {profile}: {errors[0].ename}: {errors[0].evalue}")
+    if slowest:
+        print_slowest(notebook, slowest)
     return seconds
+
+
+def print_slowest(notebook: nbformat.NotebookNode, n: int) -> None:
+    """Print the ``n`` code cells that took longest, from the timing nbclient records in each cell's metadata."""
+    timed = []
+    for index, cell in enumerate(notebook.cells):
+        timing = cell.metadata.get("execution", {})
+        if cell.cell_type == "code" and "shell.execute_reply" in timing and "iopub.execute_input" in timing:
+            seconds = (datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
+                       - datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+            first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
+            timed.append((seconds, index, first_line))
+    for seconds, index, first_line in sorted(timed, reverse=True)[:n]:
+        print(f"    cell {index:3d} {seconds:7.1f} s  {first_line[:80]}", flush=True)
 
 
 def autograde(chapter: str) -> float:
@@ -77,6 +98,7 @@ def main() -> None:
     parser.add_argument("chapters", nargs="*", help="chapters to time (default: all)")
     parser.add_argument("--profiles", nargs="+", default=["ci", "standard"], choices=["ci", "standard", "full"])
     parser.add_argument("--autograde", action="store_true", help="also time autograding one submission")
+    parser.add_argument("--slowest", type=int, default=0, metavar="K", help="list the K slowest cells of each cold run")
     parser.add_argument("--json", type=Path, help="write the results to this file too")
     args = parser.parse_args()
     os.environ.update(tool_env())
@@ -87,7 +109,7 @@ def main() -> None:
     for chapter in args.chapters or assignments(ROOT):
         for profile in args.profiles:
             with tempfile.TemporaryDirectory() as cache:
-                cold = execute(chapter, profile, Path(cache))
+                cold = execute(chapter, profile, Path(cache), args.slowest)
                 warm = execute(chapter, profile, Path(cache))
             budget = BUDGET_S.get(profile)
             verdict = "" if budget is None else ("within" if cold <= budget else "OVER") + f" {budget} s"
