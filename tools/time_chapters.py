@@ -16,6 +16,11 @@ with an empty model cache, as an instructor's first grading run would be).
 The chapter budgets: at most 60 s under ``ci`` and 5 minutes under
 ``standard`` (cold, alone on a 2-core machine), and 30 s to autograde one
 submission. Times are wall-clock: run nothing else heavy meanwhile.
+
+The machines these run on differ in speed (the course's shared 2-core
+machines have measured 74 to 186 GFLOP/s on the same matrix product), so
+the tool first prints this machine's speed (``vae_course.bench.matmul_gflop_s``);
+compare chapter times across machines only together with it.
 """
 
 from __future__ import annotations
@@ -105,7 +110,11 @@ def main() -> None:
     if not os.environ.get("VAE_COURSE_DATA"):
         sys.exit("Set VAE_COURSE_DATA to the folder holding mnist/ and fashion-mnist/.")
 
-    results = []
+    from vae_course.bench import matmul_gflop_s
+
+    speed = {"cores": os.cpu_count(), "matmul_gflop_s": round(matmul_gflop_s(), 1)}
+    print(f"machine: {speed['cores']} cores, fp32 matrix product {speed['matmul_gflop_s']} GFLOP/s", flush=True)
+    results: list[dict[str, object]] = [{"machine": speed}]
     for chapter in args.chapters or assignments(ROOT):
         for profile in args.profiles:
             with tempfile.TemporaryDirectory() as cache:
