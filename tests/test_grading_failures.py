@@ -18,11 +18,12 @@ from test_exercises_ch03 import ROUND_TRIP_WRONG_ANSWERS
 from vae_course.grading.gradebook import results
 
 CHAPTER = "03_vae_theory"
-_SOURCE = nbformat.read(ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
-ANSWERS = [c.metadata["nbgrader"]["grade_id"] for c in _SOURCE.cells if c.metadata.get("nbgrader", {}).get("solution")]
+SOLUTIONS = solution_answers(CHAPTER)
+ANSWERS = list(SOLUTIONS)
 """The grade ids of the answer cells, in notebook order; each has a test cell ``<id>_tests``."""
 FULL = {c.metadata["nbgrader"]["grade_id"]: float(c.metadata["nbgrader"]["points"])
-        for c in _SOURCE.cells if c.metadata.get("nbgrader", {}).get("grade")}
+        for c in nbformat.read(ROOT / "solutions" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("grade")}
 """Full marks: test cell grade id -> points."""
 
 
@@ -32,7 +33,7 @@ def zero_from(index):
 
 
 def with_answer(notebook, grade_id, code):
-    return answered(notebook, {**solution_answers(CHAPTER), grade_id: code})
+    return answered(notebook, {**SOLUTIONS, grade_id: code})
 
 
 def without_cell(notebook, grade_id):
@@ -53,20 +54,20 @@ def with_cell_source(notebook, grade_id, source):
 def test_failures_are_contained_and_reported(tmp_path):
     course = Course(tmp_path)
     released = course.release(CHAPTER)
-    solved = answered(released, solution_answers(CHAPTER))
+    solved = answered(released, SOLUTIONS)
     names = chapter(CHAPTER)
     submissions = {
         "good": solved,
         "endless-loop": with_answer(released, ANSWERS[2], "while True:\n    pass"),
         "kernel-exits": with_answer(released, ANSWERS[2], "import os\nos._exit(1)"),
         # the memory hog sits at the last exercise, whose function no later cell uses
-        "memory-hog": with_answer(released, ANSWERS[-1], "hog = bytearray(1024 * 2**30)\n" + solution_answers(CHAPTER)[ANSWERS[-1]]),
+        "memory-hog": with_answer(released, ANSWERS[-1], "hog = bytearray(1024 * 2**30)\n" + SOLUTIONS[ANSWERS[-1]]),
         "deleted-test": without_cell(solved, f"{ANSWERS[3]}_tests"),
         "edited-test": with_cell_source(solved, f"{ANSWERS[0]}_tests", "pass  # no checks here"),
         "wrong-chapter": answered(Course(tmp_path / "other").release("01_autoencoders"), solution_answers("01_autoencoders")),
     }
     for kind in ("hidden code", "kernel hook", "alias", "shell"):
-        submissions[f"evades-{kind.replace(' ', '-')}"] = tampered(released, solution_answers(CHAPTER), EVASIONS[kind](names), kind)
+        submissions[f"evades-{kind.replace(' ', '-')}"] = tampered(released, SOLUTIONS, EVASIONS[kind](names), kind)
     for student, notebook in submissions.items():
         course.submit(student, CHAPTER, notebook)
     (tmp_path / "submitted" / "not-json" / CHAPTER).mkdir(parents=True)
@@ -99,7 +100,7 @@ def test_failures_are_contained_and_reported(tmp_path):
 def test_parallel_grading_writes_what_serial_grading_writes(tmp_path):
     course = Course(tmp_path)
     released = course.release(CHAPTER)
-    solutions = solution_answers(CHAPTER)
+    solutions = SOLUTIONS
     course.submit("perfect", CHAPTER, answered(released, solutions))
     course.submit("wrong", CHAPTER, answered(released, {**solutions, **{k: v[0] for k, v in ROUND_TRIP_WRONG_ANSWERS.items()}}))
     course.submit("untouched", CHAPTER, released)

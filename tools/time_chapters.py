@@ -76,8 +76,8 @@ def print_slowest(notebook: nbformat.NotebookNode, n: int) -> None:
     for index, cell in enumerate(notebook.cells):
         timing = cell.metadata.get("execution", {})
         if cell.cell_type == "code" and "shell.execute_reply" in timing and "iopub.execute_input" in timing:
-            seconds = (datetime.fromisoformat(timing["shell.execute_reply"].replace("Z", "+00:00"))
-                       - datetime.fromisoformat(timing["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+            seconds = (datetime.fromisoformat(timing["shell.execute_reply"])
+                       - datetime.fromisoformat(timing["iopub.execute_input"])).total_seconds()
             first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
             timed.append((seconds, index, first_line))
     for seconds, index, first_line in sorted(timed, reverse=True)[:n]:
