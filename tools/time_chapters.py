@@ -48,10 +48,11 @@ BUDGET_S = {"ci": 60, "standard": 300}
 AUTOGRADE_BUDGET_S = 30
 
 
-def execute(chapter: str, profile: str, cache: Path, slowest: int = 0) -> float:
+def execute(chapter: str, profile: str, cache: Path, slowest: int = 0, save: Path | None = None) -> float:
     """Seconds to execute the solution notebook of ``chapter`` under ``profile`` with model cache ``cache``.
 
-    With ``slowest`` > 0, also print that many of the slowest cells (index, seconds, first line).
+    With ``slowest`` > 0, also print that many of the slowest cells (index, seconds, first line); with ``save``,
+    write the executed notebook (outputs included) into that folder, to read what the chapter printed.
     """
     path = ROOT / "solutions" / chapter / f"{chapter}.ipynb"
     notebook = nbformat.read(path, as_version=4)
@@ -61,6 +62,9 @@ def execute(chapter: str, profile: str, cache: Path, slowest: int = 0) -> float:
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    if save:
+        save.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, save / f"{chapter}.{profile}.ipynb")
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error" and "raises-exception" not in c.metadata.get("tags", [])]
     if errors:
@@ -98,14 +102,26 @@ def autograde(chapter: str) -> float:
         return time.perf_counter() - start
 
 
+def resolve(chapter: str, parser: argparse.ArgumentParser) -> str:
+    """The assignment named ``chapter`` or starting with it ("07" for "07_vae_vs_gan"); a parser error otherwise."""
+    matches = [name for name in assignments(ROOT) if name == chapter or name.startswith(chapter)]
+    if len(matches) != 1:
+        parser.error(f"{chapter!r} names {'no' if not matches else 'more than one'} chapter; "
+                     f"choose from {', '.join(assignments(ROOT))}")
+    return matches[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("chapters", nargs="*", help="chapters to time (default: all)")
+    parser.add_argument("chapters", nargs="*", help="chapters to time, by name or number (default: all)")
     parser.add_argument("--profiles", nargs="+", default=["ci", "standard"], choices=["ci", "standard", "full"])
     parser.add_argument("--autograde", action="store_true", help="also time autograding one submission")
     parser.add_argument("--slowest", type=int, default=0, metavar="K", help="list the K slowest cells of each cold run")
+    parser.add_argument("--cold-only", action="store_true", help="skip the second (warm cache) run")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="write each executed cold-run notebook into DIR")
     parser.add_argument("--json", type=Path, help="write the results to this file too")
     args = parser.parse_args()
+    chapters = [resolve(chapter, parser) for chapter in args.chapters] or assignments(ROOT)
     os.environ.update(tool_env())
     if not os.environ.get("VAE_COURSE_DATA"):
         sys.exit("Set VAE_COURSE_DATA to the folder holding mnist/ and fashion-mnist/.")
@@ -115,15 +131,17 @@ def main() -> None:
     speed = {"cores": os.cpu_count(), "matmul_gflop_s": round(matmul_gflop_s(), 1)}
     print(f"machine: {speed['cores']} cores, fp32 matrix product {speed['matmul_gflop_s']} GFLOP/s", flush=True)
     results: list[dict[str, object]] = [{"machine": speed}]
-    for chapter in args.chapters or assignments(ROOT):
+    for chapter in chapters:
         for profile in args.profiles:
             with tempfile.TemporaryDirectory() as cache:
-                cold = execute(chapter, profile, Path(cache), args.slowest)
-                warm = execute(chapter, profile, Path(cache))
+                cold = execute(chapter, profile, Path(cache), args.slowest, args.save)
+                warm = None if args.cold_only else execute(chapter, profile, Path(cache))
             budget = BUDGET_S.get(profile)
             verdict = "" if budget is None else ("within" if cold <= budget else "OVER") + f" {budget} s"
-            print(f"{chapter:22} {profile:9} cold {cold:7.1f} s   warm {warm:7.1f} s   {verdict}", flush=True)
-            results.append({"chapter": chapter, "profile": profile, "cold_s": round(cold, 1), "warm_s": round(warm, 1)})
+            warm_text = "" if warm is None else f"warm {warm:7.1f} s   "
+            print(f"{chapter:22} {profile:9} cold {cold:7.1f} s   {warm_text}{verdict}", flush=True)
+            results.append({"chapter": chapter, "profile": profile, "cold_s": round(cold, 1),
+                            **({} if warm is None else {"warm_s": round(warm, 1)})})
         if args.autograde:
             seconds = autograde(chapter)
             verdict = ("within" if seconds <= AUTOGRADE_BUDGET_S else "OVER") + f" {AUTOGRADE_BUDGET_S} s"
