@@ -18,7 +18,7 @@ The chapter budgets: at most 60 s under ``ci`` and 5 minutes under
 submission. Times are wall-clock: run nothing else heavy meanwhile.
 
 The machines these run on differ in speed (the course's shared 2-core
-machines have measured 106 to 186 GFLOP/s on this matrix product), so
+machines have measured 88 to 186 GFLOP/s on this matrix product), so
 the tool first prints this machine's speed (``vae_course.bench.matmul_gflop_s``);
 compare chapter times across machines only together with it.
 """
