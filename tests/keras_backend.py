@@ -159,6 +159,15 @@ def snapshot(path: str) -> None:
             _sgd_step(model, (x, x), out, key, optimizer=sgd(1e-1), loss="binary_crossentropy")
         fit(key, model, x, x, optimizer=keras.optimizers.Adam(3e-3), loss="binary_crossentropy")
 
+    from vae_course.keras import layers  # chapter 04's hand-built pieces
+
+    z_mean, z_log_var = rng.standard_normal((8, 2)).astype(np.float32), rng.standard_normal((8, 2)).astype(np.float32)
+    logits = rng.standard_normal((8, 784)).astype(np.float32)
+    out["layers.vae_loss"] = _numpy(layers.vae_loss(flat, logits, z_mean, z_log_var, beta=0.5))
+    many = np.zeros((20_000, 2), np.float32)  # its noise comes from the backend's generator: compare its statistics
+    z = _numpy(layers.Sampling(seed=0)([many + 1.0, many + np.log(4.0)]))
+    out["layers.sampling_mean_std"] = np.round([z.mean(), z.std()], 1)
+
     out["backend"] = np.asarray(keras.backend.backend())
     out["tensorflow_imported"] = np.asarray("tensorflow" in sys.modules)
     np.savez(path, **out)

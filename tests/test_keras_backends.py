@@ -58,7 +58,7 @@ def snapshots(tmp_path_factory) -> dict[str, dict[str, np.ndarray]]:
 
 def test_importing_vae_course_keras_under_torch_leaves_tensorflow_out():
     code = (
-        "import sys, keras, vae_course.keras\n"
+        "import sys, keras, vae_course.keras, vae_course.keras.layers\n"
         "assert keras.backend.backend() == 'torch', keras.backend.backend()\n"
         "assert 'tensorflow' not in sys.modules, 'vae_course.keras imported TensorFlow under the torch backend'\n"
     )
@@ -77,8 +77,9 @@ def test_same_weights_give_the_same_numbers_under_both_backends(snapshots):
     assert set(tf) == set(torch), "the backends computed different things"
     compared = [key for key in tf if ".fit." not in key and key not in ("backend", "tensorflow_imported")]
     assert {key.split(".")[0] for key in compared} >= {
-        "mlp_vae", "conv_vae", "cvae", "auxiliary_cvae", "dcgan", "dense_ae", "denoising_ae", "mlp_ae", "conv_ae",
+        "mlp_vae", "conv_vae", "cvae", "auxiliary_cvae", "dcgan", "dense_ae", "denoising_ae", "mlp_ae", "conv_ae", "layers",
     }
+    np.testing.assert_array_equal(tf["layers.sampling_mean_std"], [1.0, 2.0])  # z = 1 + exp(0.5 log 4) eps
     for key in compared:
         expected, got = tf[key], torch[key]
         assert got.shape == expected.shape, key

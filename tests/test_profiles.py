@@ -35,6 +35,7 @@ def test_profiles_grow():
     assert ci.sizes.keys() == standard.sizes.keys() == full.sizes.keys()
     for experiment in ci.sizes:
         assert ci.size(experiment) <= standard.size(experiment) <= full.size(experiment)
+        assert ci.test_images(experiment) <= standard.test_images(experiment) <= full.test_images(experiment)
     with pytest.raises(TypeError):
         ci.epochs["conv_ae"] = 100  # one place decides: profiles are read-only
     with pytest.raises(TypeError):
@@ -48,6 +49,13 @@ def test_size_of_an_experiment():
     assert profile.size("unlisted") == 1_000
 
 
+def test_test_images_of_an_experiment():
+    profile = profiles.Profile("p", "test", train_size=1_000, test_size=10, epochs={}, sizes={"few": 4, "many": 200})
+    assert profile.test_images("few") == 4
+    assert profile.test_images("many") == 10  # never more than the profile's test set
+    assert profile.test_images("unlisted") == 10
+
+
 def test_set_seed_repeats_numpy():
     profiles.set_seed(3)
     a = np.random.rand(3)
@@ -59,6 +67,18 @@ def test_set_seed_imports_no_framework():
     code = "import sys, vae_course.profiles as p; p.set_seed(1); print('torch' in sys.modules, 'tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_set_seed_under_the_torch_backend_seeds_keras_without_tensorflow():
+    code = (
+        "import os, sys; os.environ['KERAS_BACKEND'] = 'torch'\n"
+        "import keras, vae_course.profiles as p\n"
+        "draw = lambda: keras.ops.convert_to_numpy(keras.random.normal((3,))).tolist()\n"
+        "p.set_seed(1); a = draw(); p.set_seed(1); b = draw(); p.set_seed(2); c = draw()\n"
+        "print(a == b, a != c, 'tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[-3:] == ["True", "True", "False"]
 
 
 def test_str_says_what_the_profile_does():

@@ -39,8 +39,8 @@ class Profile:
     """Epochs per model family, e.g. ``profile.epochs["conv_ae"]``."""
     batch_size: int = 128
     sizes: Mapping[str, int] = field(default_factory=dict)
-    """Sizes of named experiments (a training subset, a number of samples or test images), e.g.
-    ``profile.sizes["ch04_settings"]``; read them with :meth:`size`."""
+    """Sizes of named experiments, e.g. ``profile.sizes["ch04_settings"]``: read a training subset with
+    :meth:`size` and a number of test images (or of samples compared with them) with :meth:`test_images`."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "epochs", MappingProxyType(dict(self.epochs)))
@@ -49,6 +49,11 @@ class Profile:
     def size(self, experiment: str) -> int:
         """The size of ``experiment``: its entry in ``sizes``, else ``train_size``, never more than ``train_size``."""
         return min(self.sizes.get(experiment, self.train_size), self.train_size)
+
+    def test_images(self, experiment: str) -> int:
+        """The number of test images for ``experiment``: its entry in ``sizes``, else ``test_size``, never more than
+        ``test_size``."""
+        return min(self.sizes.get(experiment, self.test_size), self.test_size)
 
     def __str__(self) -> str:
         epochs = ", ".join(f"{family} {n}" for family, n in self.epochs.items())
@@ -79,6 +84,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "ch04_settings": 1,
                 "ch05_loop": 1,
                 "ch05_conv": 1,
+                "ch05_mlp": 1,
                 "ch05_collapse": 1,
                 "ch06_cvae": 1,
                 "ch07_models": 1,
@@ -123,6 +129,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "ch04_settings": 3,
                 "ch05_loop": 2,
                 "ch05_conv": 3,
+                "ch05_mlp": 10,
                 "ch05_collapse": 10,
                 "ch06_cvae": 14,
                 "ch07_models": 3,
@@ -167,6 +174,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "ch04_settings": 10,
                 "ch05_loop": 10,
                 "ch05_conv": 50,
+                "ch05_mlp": 10,  # pytorch/examples' configuration, whose 105.6 nats the chapter compares with
                 "ch05_collapse": 30,
                 "ch06_cvae": 20,
                 "ch07_models": 30,
@@ -224,4 +232,18 @@ def set_seed(seed: int = 0) -> None:
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(seed)
     if "keras" in sys.modules:
-        sys.modules["keras"].utils.set_random_seed(seed)
+        if "tensorflow" in sys.modules:
+            sys.modules["keras"].utils.set_random_seed(seed)
+        else:  # Keras's own function would import TensorFlow to seed it, even under the torch backend
+            _reset_keras_seed(seed)
+
+
+def _reset_keras_seed(seed: int) -> None:
+    """The part of ``keras.utils.set_random_seed`` that is Keras's own: the seed of ``keras.random`` calls made
+    without a ``SeedGenerator``."""
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)

@@ -22,7 +22,8 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from vae_course import keras_layers, latent  # noqa: E402
+from vae_course import latent  # noqa: E402
+from vae_course.keras import layers as keras_layers  # noqa: E402
 from vae_course.checks import (  # noqa: E402
     REFERENCE_CALLED, Case, ExerciseFailure, Mistake, compare_quietly, expect, forbid, matches_summary, passed,
     reject_reference, to_numpy,

@@ -1,5 +1,7 @@
 """Keras 3 reference code of the course: autoencoders, VAEs, conditional VAEs, a DCGAN, training, the model cache.
 
+The sampling layer and the loss that chapter 04 builds by hand are in :mod:`vae_course.keras.layers`.
+
 Importing this package selects the TensorFlow backend unless ``KERAS_BACKEND``
 is already set. Every model runs unchanged under ``KERAS_BACKEND=tensorflow``
 and ``KERAS_BACKEND=torch`` (``keras.ops`` and ``keras.random`` only); set the
