@@ -11,7 +11,10 @@ fresh kernel: first with an empty model cache (cold: every model trains), then
 again with the cache the first run filled (warm). With ``--autograde`` the
 chapter is released into a throw-away nbgrader course, the solution is
 submitted as one student, and ``nbgrader autograde`` is timed (under ``ci``,
-with an empty model cache, as an instructor's first grading run would be).
+with an empty model cache: plain nbgrader, which trains every model again for
+each submission). The course's grader, ``course.py grade``, runs the
+instructor's notebook once to fill a model cache and grades every submission
+with a copy of it; ``tools/bench_grading.py --chapters`` times that path.
 
 The chapter budgets: at most 60 s under ``ci`` and 5 minutes under
 ``standard`` (cold, alone on a 2-core machine), and 30 s to autograde one
@@ -145,7 +148,7 @@ def main() -> None:
         if args.autograde:
             seconds = autograde(chapter)
             verdict = ("within" if seconds <= AUTOGRADE_BUDGET_S else "OVER") + f" {AUTOGRADE_BUDGET_S} s"
-            print(f"{chapter:22} autograde one submission {seconds:7.1f} s   {verdict}", flush=True)
+            print(f"{chapter:22} plain nbgrader autograde, one submission, empty cache {seconds:7.1f} s   {verdict}", flush=True)
             results.append({"chapter": chapter, "autograde_s": round(seconds, 1)})
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
