@@ -13,9 +13,9 @@ from scipy import stats
 from exercise_helpers import contract_tests, fails_with, stub
 
 from vae_course import latent
-from vae_course.keras import layers as keras_layers
 from vae_course.checks import ExerciseFailure, solved_or_reference
 from vae_course.exercises import ch04
+from vae_course.keras import layers as keras_layers
 
 # The three function exercises: (check, reference, an answer that only wraps the reference).
 EXERCISES = {

@@ -23,12 +23,12 @@ from keras import ops  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from vae_course import latent  # noqa: E402
-from vae_course.keras import layers as keras_layers  # noqa: E402
 from vae_course.checks import (  # noqa: E402
     REFERENCE_CALLED, Case, ExerciseFailure, Mistake, compare_quietly, expect, forbid, matches_summary, passed,
     reject_reference, to_numpy,
 )
 from vae_course.exercises import ch03  # noqa: E402
+from vae_course.keras import layers as keras_layers  # noqa: E402
 from vae_course.keras import vae as keras_vae  # noqa: E402
 
 EX_SAMPLING = "Exercise 1 (Sampling)"
