@@ -35,7 +35,9 @@ from keras import layers, ops  # noqa: E402
 
 from vae_course import inputs  # noqa: E402
 from vae_course.convert import Port  # noqa: E402
-from vae_course.keras.vae import VAE, _heads, _is_concrete, _to_numpy, check_inputs, gaussian_kl  # noqa: E402
+from vae_course.keras.vae import (  # noqa: E402
+    VAE, _heads, _is_concrete, _to_numpy, check_inputs, gaussian_kl, mlp_decoder_layers, mlp_encoder_layers,
+)
 
 __all__ = ["AuxiliaryCVAE", "CVAE", "check_labels"]
 
@@ -283,14 +285,7 @@ class CVAE(_Conditional):
 
     def weight_layers(self) -> list[tuple[str, Port, keras.layers.Layer]]:
         """Every weight layer in order, with its name and how to port it to PyTorch (:mod:`vae_course.convert`)."""
-        dense = Port("dense")
-        return [
-            ("encoder.hidden", dense, self.encoder.get_layer("hidden")),
-            ("encoder.z_mean", dense, self.encoder.get_layer("z_mean")),
-            ("encoder.z_log_var", dense, self.encoder.get_layer("z_log_var")),
-            ("decoder.hidden", dense, self.decoder.get_layer("hidden")),
-            ("decoder.output", dense, self.decoder.get_layer("output")),
-        ]
+        return mlp_encoder_layers(self.encoder) + mlp_decoder_layers(self.decoder)
 
 
 class AuxiliaryCVAE(_Conditional):
@@ -481,13 +476,5 @@ class AuxiliaryCVAE(_Conditional):
 
     def weight_layers(self) -> list[tuple[str, Port, keras.layers.Layer]]:
         """Every weight layer in order, with its name and how to port it to PyTorch (:mod:`vae_course.convert`)."""
-        dense = Port("dense")
-        return [
-            ("encoder.hidden", dense, self.encoder.get_layer("hidden")),
-            ("encoder.z_mean", dense, self.encoder.get_layer("z_mean")),
-            ("encoder.z_log_var", dense, self.encoder.get_layer("z_log_var")),
-            ("classifier.hidden", dense, self.classifier.get_layer("hidden")),
-            ("classifier.logits", dense, self.classifier.get_layer("logits")),
-            ("decoder.hidden", dense, self.decoder.get_layer("hidden")),
-            ("decoder.output", dense, self.decoder.get_layer("output")),
-        ]
+        classifier = [(f"classifier.{name}", Port("dense"), self.classifier.get_layer(name)) for name in ("hidden", "logits")]
+        return mlp_encoder_layers(self.encoder) + classifier + mlp_decoder_layers(self.decoder)

@@ -492,14 +492,17 @@ class MLPVAE(VAE):
         return {**super().get_config(), "hidden": self.hidden, "input_dim": self.input_dim}
 
     def weight_layers(self) -> list[tuple[str, Port, keras.layers.Layer]]:
-        dense = Port("dense")
-        return [
-            ("encoder.hidden", dense, self.encoder.get_layer("hidden")),
-            ("encoder.z_mean", dense, self.encoder.get_layer("z_mean")),
-            ("encoder.z_log_var", dense, self.encoder.get_layer("z_log_var")),
-            ("decoder.hidden", dense, self.decoder.get_layer("hidden")),
-            ("decoder.output", dense, self.decoder.get_layer("output")),
-        ]
+        return mlp_encoder_layers(self.encoder) + mlp_decoder_layers(self.decoder)
+
+
+def mlp_encoder_layers(encoder: keras.Model) -> list[tuple[str, Port, keras.layers.Layer]]:
+    """The :meth:`VAE.weight_layers` entries of an encoder with layers ``hidden``, ``z_mean`` and ``z_log_var``."""
+    return [(f"encoder.{name}", Port("dense"), encoder.get_layer(name)) for name in ("hidden", "z_mean", "z_log_var")]
+
+
+def mlp_decoder_layers(decoder: keras.Model) -> list[tuple[str, Port, keras.layers.Layer]]:
+    """The :meth:`VAE.weight_layers` entries of a decoder with ``Dense`` layers ``hidden`` and ``output``."""
+    return [(f"decoder.{name}", Port("dense"), decoder.get_layer(name)) for name in ("hidden", "output")]
 
 
 class ConvVAE(VAE):
