@@ -378,6 +378,50 @@ def test_keras_fit_evaluate_predict_report_every_term():
     assert set(fit(model, x, epochs=1, batch_size=8, validation_data=(x, x), verbose=0)) == set(history)
 
 
+def test_keras_kl_warmup_weighs_the_kl_of_training_steps_only():
+    k = KerasAdapter()
+    import vae_course.keras as vk
+
+    model = k.model("MLPVAE", **SMALL_MLP)
+    x = k.data(images(32), "MLPVAE")
+    model.compile(optimizer=k.keras.optimizers.Adam(3e-3))
+    history = model.fit(
+        x, epochs=4, batch_size=8, validation_data=x[:16], callbacks=[vk.KLWarmup(2)], verbose=0
+    ).history
+    # the epoch means are means of per-batch losses, so loss = reconstruction + weight * kl holds for them too
+    for epoch, weight in enumerate([0.0, 0.5, 1.0, 1.0]):
+        expected = history["reconstruction"][epoch] + weight * history["kl"][epoch]
+        assert history["loss"][epoch] == pytest.approx(expected, rel=1e-5), f"epoch {epoch}: KL weight {weight}"
+        validation = history["val_reconstruction"][epoch] + history["val_kl"][epoch]  # always the -ELBO
+        assert history["val_loss"][epoch] == pytest.approx(validation, rel=1e-5), f"epoch {epoch}"
+    assert model.kl_weight == 1.0
+    after = model.fit(x, epochs=1, batch_size=8, verbose=0).history  # no warm-up: the full KL again
+    assert after["loss"][0] == pytest.approx(after["reconstruction"][0] + after["kl"][0], rel=1e-5)
+
+
+def test_keras_kl_warmup_rejects_bad_settings_and_models():
+    k = KerasAdapter()
+    import vae_course.keras as vk
+
+    for bad in (-1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="warmup_epochs"):
+            vk.KLWarmup(bad)
+    model = vk.AuxiliaryCVAE()
+    model.compile(optimizer="adam")
+    flat = images(8).reshape(8, -1)
+    with pytest.raises(TypeError, match="AuxiliaryCVAE"):
+        model.fit(flat, np.arange(8) % 10, epochs=1, batch_size=8, callbacks=[vk.KLWarmup(1)], verbose=0)
+
+
+def test_keras_conv_vae_starts_its_code_layer_as_pytorch_does():
+    """Glorot's limit for Dense(2 -> 12,544) is 0.022; PyTorch's U(+-1/sqrt(fan_in)) is 0.707."""
+    k = KerasAdapter()
+    kernel = k.numpy(k.model("ConvVAE").decoder.get_layer("hidden").kernel)
+    limit = 1 / np.sqrt(kernel.shape[0])
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.9 * limit
+    assert kernel.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)  # uniform: std = limit / sqrt(3)
+
+
 def test_train_or_load_caches_vaes(tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_COURSE_CACHE", str(tmp_path))
     import vae_course.keras.training as keras_training

@@ -279,9 +279,8 @@ class CVAE(_Conditional):
         self, x, y, eps, check: bool, training: bool = False, beta: float | None = None
     ) -> dict[str, Any]:
         terms = self._terms(x, y, eps, check, training)
-        beta = self.beta if beta is None else float(beta)
         reconstruction, kl = ops.mean(terms["reconstruction"]), ops.mean(terms["kl"])
-        return {"loss": reconstruction + beta * kl, "reconstruction": reconstruction, "kl": kl}
+        return {"loss": reconstruction + self._kl_factor(beta, training) * kl, "reconstruction": reconstruction, "kl": kl}
 
     def weight_layers(self) -> list[tuple[str, Port, keras.layers.Layer]]:
         """Every weight layer in order, with its name and how to port it to PyTorch (:mod:`vae_course.convert`)."""
@@ -311,6 +310,8 @@ class AuxiliaryCVAE(_Conditional):
     layers. His 1e-5 floor on the variance (z_log_var >= -11.5) is
     dropped: exp(z_log_var) stays positive without it.
     """
+
+    supports_kl_warmup = False  # its loss always weighs the KL by 1
 
     extra_metrics = ("classification", "accuracy")
 

@@ -11,7 +11,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vae_course import cache  # noqa: E402
+from vae_course import cache, diagnostics  # noqa: E402
 from vae_course.profiles import get_profile  # noqa: E402
 
 History = dict[str, list[float]]
@@ -39,6 +39,40 @@ def fit(
         epochs=epochs, batch_size=batch_size, validation_data=validation_data, shuffle=True, verbose=verbose, **kwargs,
     )
     return {key: [float(v) for v in values] for key, values in result.history.items()}
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """A linear KL warm-up for ``fit``: epoch e (from 0) trains with the KL weighted by ``beta * min(1, e / warmup_epochs)``.
+
+    Starting without the KL charge lets the encoder put information into every
+    latent dimension before the KL can switch one off (posterior collapse;
+    chapter 05 measures it). Only training steps are affected: validation and
+    ``evaluate`` report the loss with the model's own ``beta`` (the -ELBO for
+    beta = 1), and the model trains with its full ``beta`` again once ``fit``
+    ends. TensorFlow compiles the weight into the training step, so the step is
+    rebuilt whenever the weight changes (a few seconds, once per warm-up epoch).
+    """
+
+    def __init__(self, warmup_epochs: int) -> None:
+        super().__init__()
+        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be a non-negative integer, got {warmup_epochs!r}.")
+        self.warmup_epochs = warmup_epochs
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if not getattr(self.model, "supports_kl_warmup", False):
+            raise TypeError(f"KLWarmup needs a VAE whose training loss weighs the KL; {type(self.model).__name__} has none.")
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._set_weight(diagnostics.kl_warmup(epoch, self.warmup_epochs))
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self._set_weight(1.0)
+
+    def _set_weight(self, weight: float) -> None:
+        if weight != self.model.kl_weight:
+            self.model.kl_weight = weight
+            self.model.make_train_function(force=True)
 
 
 def predict(model: keras.Model, x: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
