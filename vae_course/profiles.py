@@ -126,7 +126,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "classifier": 8,
                 "ch02_models": 6,
                 "ch04_main": 2,
-                "ch04_main_warmup": 0,
+                "ch04_main_warmup": 1,
                 "ch04_fashion": 4,
                 "ch04_settings": 3,
                 "ch05_loop": 2,
