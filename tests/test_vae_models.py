@@ -400,7 +400,7 @@ def test_keras_kl_warmup_weighs_the_kl_of_training_steps_only():
 
 
 def test_keras_kl_warmup_rejects_bad_settings_and_models():
-    k = KerasAdapter()
+    KerasAdapter()  # skips the test where Keras is missing
     import vae_course.keras as vk
 
     for bad in (-1, 1.5, True, "2"):
