@@ -413,6 +413,30 @@ def test_keras_kl_warmup_rejects_bad_settings_and_models():
         model.fit(flat, np.arange(8) % 10, epochs=1, batch_size=8, callbacks=[vk.KLWarmup(1)], verbose=0)
 
 
+def test_keras_constant_then_cosine_holds_then_decays_to_its_final_fraction():
+    k = KerasAdapter()
+    import vae_course.keras as vk
+
+    assert vk.constant_then_cosine(1e-3, total_steps=10, decay_steps=0) == 1e-3  # no decay: a plain float for Adam
+    schedule = vk.constant_then_cosine(1e-3, total_steps=10, decay_steps=4)
+    rates = [float(k.numpy(schedule(step))) for step in range(13)]
+    np.testing.assert_allclose(rates[:7], 1e-3, rtol=1e-6)  # constant until the decay starts at step 6
+    np.testing.assert_allclose(rates[8], 1e-3 * (0.01 + 0.99 * 0.5), rtol=1e-5)  # half-way down the cosine
+    np.testing.assert_allclose(rates[10:], 1e-5, rtol=1e-5)  # the final rate, and it stays there
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+    whole_run = vk.constant_then_cosine(1e-3, total_steps=100, decay_steps=100)
+    cosine = k.keras.optimizers.schedules.CosineDecay(1e-3, 100, alpha=0.01)
+    for step in (0, 1, 37, 99, 100):
+        assert float(k.numpy(whole_run(step))) == pytest.approx(float(k.numpy(cosine(step))), rel=1e-6)
+    for bad in ({"total_steps": 0, "decay_steps": 0}, {"total_steps": 10, "decay_steps": 11},
+                {"total_steps": 10, "decay_steps": -1}, {"total_steps": 10.0, "decay_steps": 5},
+                {"total_steps": 10, "decay_steps": True}):
+        with pytest.raises(ValueError, match="steps"):
+            vk.constant_then_cosine(1e-3, **bad)
+    with pytest.raises(ValueError, match="final_fraction"):
+        vk.constant_then_cosine(1e-3, total_steps=10, decay_steps=5, final_fraction=2.0)
+
+
 def test_keras_conv_vae_starts_its_code_layer_as_pytorch_does():
     """Glorot's limit for Dense(2 -> 12,544) is 0.022; PyTorch's U(+-1/sqrt(fan_in)) is 0.707."""
     k = KerasAdapter()

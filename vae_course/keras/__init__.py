@@ -24,14 +24,22 @@ from vae_course.keras.autoencoders import (  # noqa: E402
     MLPAE,
     add_noise,
 )
-from vae_course.keras.training import History, KLWarmup, architecture, fit, predict, train_or_load  # noqa: E402
+from vae_course.keras.training import (  # noqa: E402
+    History,
+    KLWarmup,
+    architecture,
+    constant_then_cosine,
+    fit,
+    predict,
+    train_or_load,
+)
 from vae_course.keras.vae import ConvVAE, MLPVAE, StopOnNaN, iwae_bound  # noqa: E402
 from vae_course.keras.cvae import CVAE, AuxiliaryCVAE  # noqa: E402
 from vae_course.keras.gan import DCGAN, StopGANOnNaN  # noqa: E402
 
 __all__ = [
     "CONV_SHAPE", "IMAGE_SHAPE", "ClippedGaussianNoise", "ConvAE", "DenoisingAE", "DenseAE", "MLPAE", "add_noise",
-    "History", "KLWarmup", "architecture", "fit", "predict", "train_or_load",
+    "History", "KLWarmup", "architecture", "constant_then_cosine", "fit", "predict", "train_or_load",
     "ConvVAE", "MLPVAE", "StopOnNaN", "iwae_bound",
     "CVAE", "AuxiliaryCVAE", "DCGAN", "StopGANOnNaN",
 ]

@@ -75,6 +75,30 @@ class KLWarmup(keras.callbacks.Callback):
             self.model.make_train_function(force=True)
 
 
+def constant_then_cosine(
+    learning_rate: float, *, total_steps: int, decay_steps: int, final_fraction: float = 0.01
+) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """A learning rate that stays at ``learning_rate``, then falls along half a cosine over the last ``decay_steps``
+    optimizer steps of a run of ``total_steps``, to ``final_fraction * learning_rate``.
+
+    With ``decay_steps = 0`` it is the constant ``learning_rate`` itself; with
+    ``decay_steps = total_steps`` it is Keras's ``CosineDecay`` over the whole run.
+    """
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}.")
+    if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or not 0 <= decay_steps <= total_steps:
+        raise ValueError(f"decay_steps must be an integer from 0 to total_steps = {total_steps}, got {decay_steps!r}.")
+    if not (learning_rate > 0 and 0 <= final_fraction <= 1):
+        raise ValueError(f"need learning_rate > 0 and 0 <= final_fraction <= 1, got {learning_rate!r} and {final_fraction!r}.")
+    if decay_steps == 0:
+        return learning_rate
+    # CosineDecay's linear warm-up from learning_rate to the same learning_rate is the constant stretch.
+    return keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps, alpha=final_fraction,
+        warmup_target=learning_rate, warmup_steps=total_steps - decay_steps,
+    )
+
+
 def predict(model: keras.Model, x: np.ndarray, *, batch_size: int = 512) -> np.ndarray:
     """``model(x)`` in inference mode, in batches, as one NumPy array.
 
