@@ -42,6 +42,12 @@ def test_profiles_grow():
         ci.sizes["anything"] = 100
 
 
+def test_chapter_04_warm_up_and_learning_rate_decay_fit_in_the_main_run():
+    for profile in profiles.PROFILES.values():
+        for part in ("ch04_main_warmup", "ch04_main_lr_decay"):
+            assert 0 <= profile.epochs[part] <= profile.epochs["ch04_main"], (profile.name, part)
+
+
 def test_size_of_an_experiment():
     profile = profiles.Profile("p", "test", train_size=1_000, test_size=10, epochs={}, sizes={"small": 200, "big": 5_000})
     assert profile.size("small") == 200

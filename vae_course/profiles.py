@@ -81,6 +81,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "ch02_models": 1,
                 "ch04_main": 1,
                 "ch04_main_warmup": 0,
+                "ch04_main_lr_decay": 0,
                 "ch04_fashion": 1,
                 "ch04_settings": 1,
                 "ch05_loop": 1,
@@ -127,6 +128,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "ch02_models": 6,
                 "ch04_main": 2,
                 "ch04_main_warmup": 1,
+                "ch04_main_lr_decay": 0,  # a two-epoch run is still far from its optimum: smaller steps only slow it
                 "ch04_fashion": 4,
                 "ch04_settings": 3,
                 "ch05_loop": 2,
@@ -173,6 +175,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
                 "ch02_models": 50,
                 "ch04_main": 50,
                 "ch04_main_warmup": 2,
+                "ch04_main_lr_decay": 50,  # the last epochs, over which the learning rate falls along a cosine
                 "ch04_fashion": 50,
                 "ch04_settings": 10,
                 "ch05_loop": 10,
