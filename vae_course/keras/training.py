@@ -17,6 +17,13 @@ from vae_course.profiles import get_profile  # noqa: E402
 History = dict[str, list[float]]
 
 
+def _require_int(name: str, value: object, low: int, high: int | None = None) -> None:
+    """Raise a ValueError naming ``name`` unless ``value`` is an int (not a bool) in [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}.")
+
+
 def fit(
     model: keras.Model,
     x: np.ndarray,
@@ -55,8 +62,7 @@ class KLWarmup(keras.callbacks.Callback):
 
     def __init__(self, warmup_epochs: int) -> None:
         super().__init__()
-        if isinstance(warmup_epochs, bool) or not isinstance(warmup_epochs, int) or warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be a non-negative integer, got {warmup_epochs!r}.")
+        _require_int("warmup_epochs", warmup_epochs, 0)
         self.warmup_epochs = warmup_epochs
 
     def on_train_begin(self, logs: dict | None = None) -> None:
@@ -84,10 +90,8 @@ def constant_then_cosine(
     With ``decay_steps = 0`` it is the constant ``learning_rate`` itself; with
     ``decay_steps = total_steps`` it is Keras's ``CosineDecay`` over the whole run.
     """
-    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-        raise ValueError(f"total_steps must be a positive integer, got {total_steps!r}.")
-    if isinstance(decay_steps, bool) or not isinstance(decay_steps, int) or not 0 <= decay_steps <= total_steps:
-        raise ValueError(f"decay_steps must be an integer from 0 to total_steps = {total_steps}, got {decay_steps!r}.")
+    _require_int("total_steps", total_steps, 1)
+    _require_int("decay_steps (at most total_steps)", decay_steps, 0, total_steps)
     if not (learning_rate > 0 and 0 <= final_fraction <= 1):
         raise ValueError(f"need learning_rate > 0 and 0 <= final_fraction <= 1, got {learning_rate!r} and {final_fraction!r}.")
     if decay_steps == 0:
